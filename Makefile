@@ -1,0 +1,43 @@
+# `make serve` and `make test` do all the set-up on a fresh machine: a virtual environment in
+# .venv with every dependency pinned, the generated gRPC code, then the server or the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .stamps
+SOURCES_OF_INSTALL := pyproject.toml clients/python/pyproject.toml clients/python/setup.py \
+	$(wildcard protos/cantata/tts/v1/*.proto) $(shell find clients/python/src/cantata_client -name '*.py' 2>/dev/null)
+
+.PHONY: serve test lint check-types check-proto unit bench clean
+
+serve: $(STAMPS)/install
+	$(BIN)/cantata serve $(ARGS)
+
+test: $(STAMPS)/install-test lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMPS)/install-test check-proto
+	$(BIN)/ruff check server runtimes clients/python tests bench
+	$(BIN)/ruff format --check server runtimes clients/python tests bench
+	$(BIN)/mypy server runtimes clients/python/src/cantata_client tests bench
+
+check-proto: $(STAMPS)/install-test
+	$(BIN)/buf lint protos
+	$(BIN)/buf format --diff --exit-code protos
+
+bench: $(STAMPS)/install-test
+	$(BIN)/python -m bench.run_all
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet pip==26.3
+
+$(STAMPS)/install: $(BIN)/python $(SOURCES_OF_INSTALL)
+	$(BIN)/pip install --quiet ./clients/python -e '.[piper]'
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/install-test: $(STAMPS)/install
+	$(BIN)/pip install --quiet -e '.[piper,test]'
+	@mkdir -p $(STAMPS) && touch $@
+
+clean:
+	rm -rf $(VENV) $(STAMPS) clients/python/src/cantata clients/python/build build

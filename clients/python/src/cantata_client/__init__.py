@@ -1,0 +1,35 @@
+"""Typed Python client for the Cantata text-to-speech server."""
+
+from cantata_client.aio import AsyncAudioStream, AsyncClient
+from cantata_client.client import AudioStream, Client
+from cantata_client.errors import (
+    CancelledError,
+    CantataError,
+    DeadlineExceededError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    ResourceExhaustedError,
+    UnauthenticatedError,
+    UnavailableError,
+)
+from cantata_client.requests import Encoding, Synthesis, build_request
+
+__all__ = [
+    "AsyncAudioStream",
+    "AsyncClient",
+    "AudioStream",
+    "CancelledError",
+    "CantataError",
+    "Client",
+    "DeadlineExceededError",
+    "Encoding",
+    "InternalError",
+    "InvalidArgumentError",
+    "NotFoundError",
+    "ResourceExhaustedError",
+    "Synthesis",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "build_request",
+]

@@ -1,0 +1,131 @@
+"""`cantata say "Hello there" -o hello.wav` and `cantata voices`. Installed packages may add
+sub-commands through the `cantata.commands` entry points (the server adds `serve`)."""
+
+import argparse
+import struct
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import BinaryIO
+
+from cantata_client.client import Client
+from cantata_client.errors import CantataError
+from cantata_client.requests import Encoding
+
+_BY_SUFFIX = {
+    ".wav": Encoding.WAV,
+    ".flac": Encoding.FLAC,
+    ".ogg": Encoding.OGG_OPUS,
+    ".opus": Encoding.OGG_OPUS,
+    ".mp3": Encoding.MP3,
+    ".pcm": Encoding.PCM,
+    ".raw": Encoding.PCM,
+}
+
+
+def _say(args: argparse.Namespace) -> int:
+    encoding = args.encoding or _BY_SUFFIX.get(Path(args.output).suffix.lower(), Encoding.WAV)
+    with Client(args.server, timeout=args.timeout) as client:
+        stream = client.stream(
+            args.text,
+            model=args.model,
+            voice=args.voice,
+            speaker=args.speaker,
+            encoding=encoding,
+            sample_rate_hz=args.rate,
+            speed=args.speed,
+        )
+        if args.output == "-":
+            _copy(stream, sys.stdout.buffer)
+        else:
+            with open(args.output, "wb") as out:
+                _copy(stream, out)
+                if encoding is Encoding.WAV:
+                    _write_wav_sizes(out)
+    if stream.stats is not None:
+        stats = stream.stats
+        print(
+            f"{stats.audio_seconds:.2f} s of audio from {stats.model}/{stats.voice} in "
+            f"{stats.compute_seconds:.2f} s (real-time factor {stats.real_time_factor:.3f}, "
+            f"first audio after {stats.time_to_first_audio_seconds * 1000:.0f} ms)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _copy(chunks: object, out: BinaryIO) -> None:
+    for chunk in chunks:  # type: ignore[attr-defined]
+        out.write(chunk)
+        out.flush()
+
+
+def _write_wav_sizes(out: BinaryIO) -> None:
+    """A streamed WAV header carries unknown sizes; a finished file can state the real ones."""
+    size = out.tell()
+    out.seek(4)
+    out.write(struct.pack("<I", size - 8))
+    out.seek(40)
+    out.write(struct.pack("<I", size - 44))
+
+
+def _voices(args: argparse.Namespace) -> int:
+    with Client(args.server, timeout=args.timeout) as client:
+        voices = client.voices(args.model)
+    for voice in voices:
+        caps = voice.capabilities
+        features = [
+            name
+            for name in ("streaming", "voice_cloning", "dialogue", "speed")
+            if getattr(caps, name)
+        ]
+        default = " (default)" if voice.is_default else ""
+        print(
+            f"{voice.model}/{voice.voice_id}{default}  {voice.language}  "
+            f"{voice.native_sample_rate_hz} Hz  runtime={voice.runtime}  "
+            f"features={','.join(features)}  sampling={','.join(caps.sampling_params)}"
+            + (f"  speakers={len(voice.speakers)}" if voice.speakers else "")
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cantata", description="Cantata text-to-speech")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def client_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument("--server", default="127.0.0.1:50051", help="host:port")
+        command.add_argument("--timeout", type=float, default=None, help="seconds")
+        command.add_argument("--model", default="", help="model (default: the server's)")
+        return command
+
+    say = client_command("say", "speak text into a file, streaming as audio arrives")
+    say.add_argument("text")
+    say.add_argument("-o", "--output", default="-", help="file, or - for standard output")
+    say.add_argument("--voice", default="")
+    say.add_argument("--speaker", default="")
+    say.add_argument(
+        "--encoding",
+        type=Encoding,
+        choices=list(Encoding),
+        help="default: from the file's suffix, else wav",
+    )
+    say.add_argument("--rate", type=int, default=0, help="sample rate in Hz (0: the voice's)")
+    say.add_argument("--speed", type=float, default=0.0)
+    say.set_defaults(handler=_say)
+
+    voices = client_command("voices", "list the server's voices")
+    voices.set_defaults(handler=_voices)
+
+    for entry_point in entry_points(group="cantata.commands"):
+        entry_point.load()(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except CantataError as error:
+        print(f"cantata: {error}", file=sys.stderr)
+        return 1

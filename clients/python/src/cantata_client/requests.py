@@ -1,0 +1,70 @@
+"""Building requests from keyword arguments, shared by the sync and asyncio clients."""
+
+import enum
+from dataclasses import dataclass
+
+from cantata.tts.v1 import tts_pb2 as pb
+
+
+class Encoding(enum.StrEnum):
+    PCM = "pcm"
+    WAV = "wav"
+    FLAC = "flac"
+    OGG_OPUS = "ogg_opus"
+    MP3 = "mp3"
+
+
+_ENCODINGS = {
+    Encoding.PCM: pb.AUDIO_ENCODING_PCM_S16LE,
+    Encoding.WAV: pb.AUDIO_ENCODING_WAV,
+    Encoding.FLAC: pb.AUDIO_ENCODING_FLAC,
+    Encoding.OGG_OPUS: pb.AUDIO_ENCODING_OGG_OPUS,
+    Encoding.MP3: pb.AUDIO_ENCODING_MP3,
+}
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    audio: bytes
+    info: pb.AudioInfo
+    stats: pb.SynthesisStats
+
+
+def build_request(
+    text: str,
+    *,
+    model: str = "",
+    voice: str = "",
+    speaker: str = "",
+    encoding: Encoding | str = Encoding.WAV,
+    sample_rate_hz: int = 0,
+    speed: float = 0.0,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    top_k: int | None = None,
+    cfg_scale: float | None = None,
+    seed: int | None = None,
+    max_audio_seconds: float | None = None,
+    prompt_audio: bytes = b"",
+    prompt_text: str = "",
+) -> pb.SynthesizeRequest:
+    sampling = pb.SamplingParams(
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        cfg_scale=cfg_scale,
+        seed=seed,
+        max_audio_seconds=max_audio_seconds,
+    )
+    return pb.SynthesizeRequest(
+        text=text,
+        model=model,
+        voice=voice,
+        speaker=speaker,
+        encoding=_ENCODINGS[Encoding(encoding)],
+        sample_rate_hz=sample_rate_hz,
+        speed=speed,
+        sampling=sampling,
+        prompt_audio=prompt_audio,
+        prompt_text=prompt_text,
+    )

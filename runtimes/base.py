@@ -1,0 +1,97 @@
+"""The runtime protocol: what the engine needs from a model, and nothing more."""
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Pcm = npt.NDArray[np.float32]
+"""Mono float32 samples in [-1, 1] at the voice's native sample rate."""
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Sampling controls; None means the model's own default."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    cfg_scale: float | None = None
+    seed: int | None = None
+    max_audio_seconds: float | None = None
+
+    def names_set(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name) is not None]
+
+
+@dataclass(frozen=True)
+class VoiceCapabilities:
+    streaming: bool = True
+    voice_cloning: bool = False
+    sampling_params: frozenset[str] = frozenset()
+    nonverbal_tags: tuple[str, ...] = ()
+    dialogue: bool = False
+    speed: bool = False
+
+
+@dataclass(frozen=True)
+class Voice:
+    id: str
+    language: str
+    sample_rate_hz: int
+    capabilities: VoiceCapabilities
+    speakers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VoicePrompt:
+    """A voice to clone: its audio (mono float32) and the words spoken in it."""
+
+    audio: Pcm
+    sample_rate_hz: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SynthesisJob:
+    """One validated request, as a runtime sees it. The text is already normalised and split into
+    segments (sentences, or shorter pieces of very long sentences), in order."""
+
+    segments: tuple[str, ...]
+    voice: str
+    speaker: str | None = None
+    speed: float = 1.0
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    prompt: VoicePrompt | None = None
+
+
+class Runtime(Protocol):
+    """A loaded model. The engine calls every method from the model's own worker threads, never
+    from the event loop; `synthesize` may run on several threads at once (up to the model's
+    configured concurrency)."""
+
+    @property
+    def device(self) -> str:
+        """Where it computes, e.g. "cpu", "cuda:0"."""
+        ...
+
+    def load(self) -> None:
+        """Load weights and warm up. Raises ModelLoadError with a reason a person can act on."""
+        ...
+
+    def voices(self) -> Sequence[Voice]:
+        """The voices of this model; the first is its default. Valid after load()."""
+        ...
+
+    def synthesize(self, job: SynthesisJob) -> Iterator[Pcm]:
+        """Yields audio chunks as they are ready. The engine may stop iterating (and close the
+        generator) between any two chunks: a chunk boundary is where cancellation lands."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class RuntimeFactory(Protocol):
+    def __call__(self, options: Mapping[str, Any], /) -> Runtime: ...

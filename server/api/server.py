@@ -1,0 +1,98 @@
+"""The gRPC server: TextToSpeech, grpc.health.v1 (overall, per service and per model) and
+server reflection, on one port."""
+
+import asyncio
+import contextlib
+
+import grpc
+import structlog
+from cantata.tts.v1 import tts_pb2, tts_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from server.api.servicer import TextToSpeechServicer
+from server.config import Settings
+from server.engine.engine import Engine
+from server.engine.model_host import ModelState
+
+log = structlog.get_logger(__name__)
+
+TTS_SERVICE = tts_pb2.DESCRIPTOR.services_by_name["TextToSpeech"].full_name
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def model_health_name(model: str) -> str:
+    """The grpc.health.v1 service name that reports one model's readiness."""
+    return f"models/{model}"
+
+
+class CantataServer:
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or Engine.from_settings(settings)
+        self.health = HealthServicer()
+        self.port = 0
+        self._server: grpc.aio.Server | None = None
+        self._loading: asyncio.Task[None] | None = None
+
+    async def start(self) -> int:
+        """Listens at once (health answers NOT_SERVING meanwhile) and loads the models in the
+        background. Returns the bound port."""
+        message_limit = self.settings.max_message_bytes
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", message_limit),
+                ("grpc.max_send_message_length", message_limit),
+            ]
+        )
+        tts_pb2_grpc.add_TextToSpeechServicer_to_server(TextToSpeechServicer(self.engine), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(
+            (
+                TTS_SERVICE,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            server,
+        )
+        for name in ("", TTS_SERVICE, *map(model_health_name, self.engine.models)):
+            await self.health.set(name, NOT_SERVING)
+        address = f"{self.settings.host}:{self.settings.port}"
+        self.port = server.add_insecure_port(address)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {address}")
+        await server.start()
+        self._server = server
+        log.info("listening", address=f"{self.settings.host}:{self.port}")
+        self._loading = asyncio.create_task(self._load_models())
+        return self.port
+
+    async def _load_models(self) -> None:
+        await self.engine.load()
+        for name, host in self.engine.models.items():
+            ready = host.state is ModelState.READY
+            await self.health.set(model_health_name(name), SERVING if ready else NOT_SERVING)
+        overall = self.engine.model("").state is ModelState.READY
+        for name in ("", TTS_SERVICE):
+            await self.health.set(name, SERVING if overall else NOT_SERVING)
+        log.info(
+            "models_loaded",
+            ready=[n for n, h in self.engine.models.items() if h.state is ModelState.READY],
+        )
+
+    async def wait_loaded(self) -> None:
+        if self._loading is not None:
+            await self._loading
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Refuses new calls, lets running ones finish within `grace` seconds, then unloads."""
+        await self.health.enter_graceful_shutdown()
+        if self._loading is not None:
+            self._loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loading
+        if self._server is not None:
+            await self._server.stop(grace)
+        await self.engine.close()

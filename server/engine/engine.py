@@ -1,0 +1,178 @@
+"""The protocol-free core: resolves models and voices, validates, runs syntheses on the models'
+workers and turns their chunks into encoded audio. Knows nothing of gRPC."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from runtimes.base import Pcm, Voice
+from runtimes.registry import find_runtime
+from server.audio import AudioPipeline
+from server.config import Settings
+from server.engine.model_host import JobRun, ModelHost, ModelState
+from server.engine.request import AudioInfo, SynthesisRequest, SynthesisResult, SynthesisStats
+from server.engine.validation import PreparedRequest, prepare
+from server.errors import CantataError, DeviceError, NotFound, ResourceExhausted
+
+
+@dataclass(frozen=True)
+class ModelVoice:
+    model: str
+    runtime: str
+    voice: Voice
+    is_default: bool
+
+
+class SynthesisStream:
+    """One synthesis in progress: `info` is known before any audio; iterate for encoded bytes;
+    `stats` is set once iteration has ended. Leaving the iteration early (a cancelled client, a
+    passed deadline) stops the runtime at its next chunk."""
+
+    def __init__(
+        self, host: ModelHost, prepared: PreparedRequest, request_id: str, received: float
+    ) -> None:
+        self.request_id = request_id
+        self.prepared = prepared
+        self.info = AudioInfo(sample_rate_hz=prepared.output_rate, encoding=prepared.encoding)
+        self.stats: SynthesisStats | None = None
+        self._host = host
+        self._received = received
+        self._pipeline = AudioPipeline(
+            prepared.voice.sample_rate_hz, prepared.output_rate, prepared.encoding
+        )
+        self._run: JobRun = host.run(prepared.job, self._limited(), self._pipeline.finish)
+
+    def _limited(self) -> Callable[[Pcm], bytes | None]:
+        """Renders chunks until the request's max_audio_seconds, then says stop (None)."""
+        limit = self.prepared.job.sampling.max_audio_seconds
+        budget = None if limit is None else round(limit * self.prepared.voice.sample_rate_hz)
+        pipeline = self._pipeline
+
+        def render(chunk: Pcm) -> bytes | None:
+            nonlocal budget
+            if budget is None:
+                return pipeline.push(chunk)
+            if budget <= 0:
+                return None
+            chunk, budget = chunk[:budget], budget - len(chunk)
+            return pipeline.push(chunk)
+
+        return render
+
+    @property
+    def duration_seconds(self) -> float:
+        return self._pipeline.seconds_out
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        first_audio: float | None = None
+        try:
+            async for data in self._run:
+                if first_audio is None:
+                    first_audio = time.perf_counter()
+                yield data
+        except MemoryError as error:
+            raise ResourceExhausted(f"out of memory while synthesizing: {error}") from error
+        except DeviceError as error:
+            self._host.mark_failed(error)
+            raise
+        finally:
+            self._run.cancel()
+        self.info = AudioInfo(
+            sample_rate_hz=self.info.sample_rate_hz,
+            encoding=self.info.encoding,
+            duration_seconds=self.duration_seconds,
+        )
+        self.stats = SynthesisStats(
+            audio_seconds=self.duration_seconds,
+            compute_seconds=self._run.produced.compute_seconds,
+            model=self._host.name,
+            runtime=self._host.runtime_name,
+            device=self._host.device,
+            voice=self.prepared.voice.id,
+            request_id=self.request_id,
+            time_to_first_audio_seconds=(first_audio or time.perf_counter()) - self._received,
+        )
+
+    def finalize_whole(self, audio: bytes) -> bytes:
+        return self._pipeline.finalize_whole(audio)
+
+    async def wait_stopped(self) -> None:
+        await self._run.wait_stopped()
+
+
+class Engine:
+    def __init__(self, settings: Settings, hosts: list[ModelHost]) -> None:
+        self.settings = settings
+        self.models = {host.name: host for host in hosts}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Engine":
+        hosts = []
+        for model in settings.models:
+            try:
+                factory = find_runtime(model.runtime)
+            except CantataError as error:
+                host = ModelHost(model, None)
+                host.mark_failed(error)
+            else:
+                host = ModelHost(model, factory)
+            hosts.append(host)
+        return cls(settings, hosts)
+
+    async def load(self) -> None:
+        """Loads every model at once; failures are recorded per model, never raised."""
+        await asyncio.gather(
+            *(host.load() for host in self.models.values() if host.state is ModelState.LOADING)
+        )
+
+    async def close(self) -> None:
+        await asyncio.gather(*(host.close() for host in self.models.values()))
+
+    @property
+    def default_model(self) -> str:
+        return self.settings.default_model
+
+    def model(self, name: str) -> ModelHost:
+        host = self.models.get(name or self.default_model)
+        if host is None:
+            raise NotFound(f"no model {name!r}; models: {', '.join(sorted(self.models))}")
+        return host
+
+    def voices(self, model: str = "") -> list[ModelVoice]:
+        hosts = [self.model(model)] if model else list(self.models.values())
+        return [
+            ModelVoice(host.name, host.runtime_name, voice, is_default=index == 0)
+            for host in hosts
+            for index, voice in enumerate(host.voices())
+        ]
+
+    def open_stream(self, request: SynthesisRequest) -> SynthesisStream:
+        """Validates and starts a synthesis; every bad request is rejected here, before any
+        audio is sent."""
+        received = time.perf_counter()
+        host = self.model(request.model)
+        host.require_ready()
+        voices = host.voices()
+        voice = host.voice(request.voice) if request.voice else voices[0]
+        if voice is None:
+            raise NotFound(
+                f"model {host.name!r} has no voice {request.voice!r};"
+                f" voices: {', '.join(v.id for v in voices)}"
+            )
+        prepared = prepare(
+            request,
+            host.name,
+            voice,
+            self.settings.max_text_chars,
+            self.settings.max_segment_chars,
+        )
+        request_id = request.request_id or uuid.uuid4().hex
+        return SynthesisStream(host, prepared, request_id, received)
+
+    async def synthesize(self, request: SynthesisRequest) -> SynthesisResult:
+        stream = self.open_stream(request)
+        audio = b"".join([data async for data in stream])
+        assert stream.stats is not None
+        return SynthesisResult(stream.finalize_whole(audio), stream.info, stream.stats)

@@ -1,0 +1,127 @@
+"""Checks a request against the model and voice it names, and turns it into a runtime job.
+Every rejection names the field at fault."""
+
+import math
+from dataclasses import dataclass
+
+from runtimes.base import SamplingParams, SynthesisJob, Voice, VoicePrompt
+from server.audio import AudioEncoding, check_sample_rate, default_sample_rate
+from server.audio.decode import decode_audio
+from server.engine.request import SynthesisRequest
+from server.engine.text import normalize, split_segments
+from server.errors import InvalidArgument, NotFound
+
+MIN_SPEED = 0.5
+MAX_SPEED = 2.0
+ENGINE_SAMPLING_PARAMS = frozenset({"max_audio_seconds"})
+"""Honoured by the engine for every model: it stops the runtime once that much audio is out."""
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    job: SynthesisJob
+    voice: Voice
+    encoding: AudioEncoding
+    output_rate: int
+    characters: int
+
+
+def supported_sampling_params(voice: Voice) -> frozenset[str]:
+    return voice.capabilities.sampling_params | ENGINE_SAMPLING_PARAMS
+
+
+def prepare(
+    request: SynthesisRequest, model: str, voice: Voice, max_text_chars: int, max_segment_chars: int
+) -> PreparedRequest:
+    if len(request.text) > max_text_chars:
+        raise InvalidArgument(
+            f"text is {len(request.text)} characters long; the limit is {max_text_chars}"
+        )
+    text = normalize(request.text)
+    if not text:
+        raise InvalidArgument("text is empty")
+    output_rate = request.sample_rate_hz or default_sample_rate(
+        request.encoding, voice.sample_rate_hz
+    )
+    check_sample_rate(request.encoding, output_rate)
+    prompt = _prompt(request, model, voice)
+    _check_sampling(request.sampling, model, voice)
+    job = SynthesisJob(
+        segments=tuple(split_segments(text, max_segment_chars)),
+        voice=voice.id,
+        speaker=_speaker(request.speaker, model, voice),
+        speed=_speed(request.speed, model, voice),
+        sampling=request.sampling,
+        prompt=prompt,
+    )
+    return PreparedRequest(job, voice, request.encoding, output_rate, len(text))
+
+
+def _speed(speed: float, model: str, voice: Voice) -> float:
+    if speed == 0:
+        return 1.0
+    if not math.isfinite(speed) or not MIN_SPEED <= speed <= MAX_SPEED:
+        raise InvalidArgument(
+            f"speed must be 0 (normal) or between {MIN_SPEED} and {MAX_SPEED}; got {speed}"
+        )
+    if speed != 1.0 and not voice.capabilities.speed:
+        raise InvalidArgument(f"speed is not supported by model {model!r} voice {voice.id!r}")
+    return speed
+
+
+def _speaker(speaker: str, model: str, voice: Voice) -> str | None:
+    if not speaker:
+        return None
+    if not voice.speakers:
+        raise InvalidArgument(
+            f"speaker {speaker!r} given, but voice {voice.id!r} of model {model!r} has one speaker"
+        )
+    if speaker not in voice.speakers:
+        raise NotFound(f"voice {voice.id!r} of model {model!r} has no speaker {speaker!r}")
+    return speaker
+
+
+def _prompt(request: SynthesisRequest, model: str, voice: Voice) -> VoicePrompt | None:
+    given = [name for name in ("prompt_audio", "prompt_text") if getattr(request, name)]
+    if not given:
+        return None
+    if not voice.capabilities.voice_cloning:
+        raise InvalidArgument(
+            f"{' and '.join(given)}: model {model!r} voice {voice.id!r} cannot clone voices"
+        )
+    if not request.prompt_audio:
+        raise InvalidArgument("prompt_text was given without prompt_audio")
+    audio, rate = decode_audio(request.prompt_audio, "prompt_audio")
+    return VoicePrompt(audio=audio, sample_rate_hz=rate, text=normalize(request.prompt_text))
+
+
+_RANGES: dict[str, tuple[float, float, bool]] = {
+    # name: (lowest, highest, lowest allowed)
+    "temperature": (0.0, 10.0, True),
+    "top_p": (0.0, 1.0, False),
+    "top_k": (1, 1_000_000, True),
+    "cfg_scale": (0.0, 100.0, True),
+    "max_audio_seconds": (0.0, 3600.0, False),
+}
+
+
+def _check_sampling(sampling: SamplingParams, model: str, voice: Voice) -> None:
+    supported = supported_sampling_params(voice)
+    for name in sampling.names_set():
+        if name not in supported:
+            raise InvalidArgument(
+                f"sampling.{name} is not supported by model {model!r} voice {voice.id!r};"
+                f" it supports: {', '.join(sorted(supported))}"
+            )
+        if name not in _RANGES:
+            continue
+        value = float(getattr(sampling, name))
+        low, high, low_allowed = _RANGES[name]
+        if (
+            not math.isfinite(value)
+            or value > high
+            or value < low
+            or (value == low and not low_allowed)
+        ):
+            bound = "[" if low_allowed else "("
+            raise InvalidArgument(f"sampling.{name} must be in {bound}{low}, {high}]; got {value}")
