@@ -44,6 +44,8 @@ class ModelCounters:
     cancelled: int = 0
     failed: int = 0
     chunks: int = 0
+    chunks_after_cancel: int = 0
+    """Chunks a runtime finished after its request was cancelled: work thrown away."""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, **deltas: int) -> None:
@@ -123,7 +125,7 @@ class JobRun:
                 if chunk is None:
                     break
                 self.produced.chunks += 1
-                counters.add(chunks=1)
+                counters.add(chunks=1, chunks_after_cancel=int(self._cancel.is_set()))
                 data = self._render(chunk)
                 if data is None:  # the audio limit was reached
                     break

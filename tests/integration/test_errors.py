@@ -1,0 +1,109 @@
+"""Bad input gets the right status code and a message naming the problem, on both RPCs, and
+the server keeps serving afterwards."""
+
+import math
+from typing import Any
+
+import grpc
+import pytest
+
+from cantata.tts.v1 import tts_pb2 as pb
+from cantata.tts.v1 import tts_pb2_grpc
+from cantata_client import (
+    CantataError,
+    Client,
+    Encoding,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    ResourceExhaustedError,
+    UnavailableError,
+)
+
+BAD_REQUESTS: list[tuple[str, dict[str, Any], type[CantataError], str]] = [
+    ("", {}, InvalidArgumentError, "text is empty"),
+    ("  \n\t \u200b ", {}, InvalidArgumentError, "text is empty"),
+    ("a" * 2001, {}, InvalidArgumentError, "2001 characters long; the limit is 2000"),
+    ("Hello.", {"model": "nope"}, NotFoundError, "no model 'nope'"),
+    ("Hello.", {"voice": "nobody"}, NotFoundError, "has no voice 'nobody'"),
+    ("Hello.", {"speaker": "p1"}, InvalidArgumentError, "speaker 'p1' given"),
+    ("Hello.", {"sample_rate_hz": 7}, InvalidArgumentError, "sample_rate_hz must be"),
+    ("Hello.", {"sample_rate_hz": 1_000_000}, InvalidArgumentError, "sample_rate_hz must be"),
+    ("Hello.", {"sample_rate_hz": -16000}, InvalidArgumentError, "sample_rate_hz must be"),
+    ("Hello.", {"speed": 0.01}, InvalidArgumentError, "speed must be"),
+    ("Hello.", {"speed": math.nan}, InvalidArgumentError, "speed must be"),
+    ("Hello.", {"speed": math.inf}, InvalidArgumentError, "speed must be"),
+    ("Hello.", {"prompt_audio": b"RIFF...."}, InvalidArgumentError, "prompt_audio: model"),
+    ("Hello.", {"prompt_text": "hi"}, InvalidArgumentError, "prompt_text: model"),
+    ("Hello.", {"top_k": 5}, InvalidArgumentError, "sampling.top_k is not supported"),
+    ("Hello.", {"seed": 1}, InvalidArgumentError, "sampling.seed is not supported"),
+    ("Hello.", {"cfg_scale": 3.0}, InvalidArgumentError, "sampling.cfg_scale is not supported"),
+    ("Hello.", {"temperature": math.nan}, InvalidArgumentError, "sampling.temperature must"),
+    ("Hello.", {"temperature": -1.0}, InvalidArgumentError, "sampling.temperature must"),
+    ("Hello.", {"max_audio_seconds": 0.0}, InvalidArgumentError, "max_audio_seconds must"),
+    ("Hello.", {"model": "broken"}, UnavailableError, "'broken' is failed: voices_dir"),
+]
+
+
+def assert_still_serving(client: Client) -> None:
+    result = client.synthesize("Still here.", encoding=Encoding.PCM)
+    assert result.stats.audio_seconds > 0.3
+
+
+@pytest.mark.parametrize("mode", ["unary", "stream"])
+@pytest.mark.parametrize(
+    ("text", "options", "error", "message"), BAD_REQUESTS, ids=[m for *_, m in BAD_REQUESTS]
+)
+def test_bad_request_is_refused_with_its_reason(
+    client: Client,
+    mode: str,
+    text: str,
+    options: dict[str, Any],
+    error: type[CantataError],
+    message: str,
+) -> None:
+    with pytest.raises(error, match=message):
+        if mode == "unary":
+            client.synthesize(text, **options)
+        else:
+            list(client.stream(text, **options))
+
+
+def test_server_serves_after_every_bad_request(client: Client) -> None:
+    for text, options, error, _ in BAD_REQUESTS:
+        with pytest.raises(error):
+            client.synthesize(text, **options)
+    assert_still_serving(client)
+
+
+def test_unknown_encoding_value_is_invalid(channel: grpc.Channel) -> None:
+    stub = tts_pb2_grpc.TextToSpeechStub(channel)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.Synthesize(pb.SynthesizeRequest(text="Hello.", encoding=99), timeout=10)  # type: ignore[arg-type]
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "encoding 99" in (caught.value.details() or "")
+
+
+def test_runtime_bug_is_internal_with_request_id_and_server_keeps_serving(
+    client: Client,
+) -> None:
+    with pytest.raises(InternalError, match="internal error; request id req-42") as caught:
+        client.synthesize("raise", model="faulty", request_id="req-42")
+    assert "Traceback" not in caught.value.details and "ValueError" not in caught.value.details
+    assert client.synthesize("fine", model="faulty").stats.audio_seconds > 0
+    assert_still_serving(client)
+
+
+def test_out_of_memory_is_resource_exhausted_and_model_keeps_serving(client: Client) -> None:
+    with pytest.raises(ResourceExhaustedError, match="out of memory"):
+        list(client.stream("oom", model="faulty"))
+    assert client.synthesize("fine", model="faulty").stats.audio_seconds > 0
+
+
+def test_device_fault_marks_only_that_model_not_ready(client: Client) -> None:
+    with pytest.raises(InternalError):
+        client.synthesize("device", model="fragile")
+    with pytest.raises(UnavailableError, match="'fragile' is failed: simulated device fault"):
+        client.synthesize("fine", model="fragile")
+    assert client.synthesize("fine", model="faulty").stats.audio_seconds > 0
+    assert_still_serving(client)
