@@ -22,9 +22,12 @@ def decode_ffmpeg(data: bytes) -> tuple[Samples, int, int]:
     with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.audio[0]
         channels = stream.codec_context.channels
-        frames = [frame.to_ndarray().astype(np.float64).reshape(-1, channels).mean(axis=1)
-                  if frame.format.is_packed else frame.to_ndarray().mean(axis=0)
-                  for frame in container.decode(stream)]
+        frames = [
+            frame.to_ndarray().astype(np.float64).reshape(-1, channels).mean(axis=1)
+            if frame.format.is_packed
+            else frame.to_ndarray().mean(axis=0)
+            for frame in container.decode(stream)
+        ]
         return np.concatenate(frames), int(stream.codec_context.sample_rate), channels
 
 

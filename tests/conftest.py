@@ -10,15 +10,23 @@ from typing import Any
 
 import grpc
 import pytest
-
 from cantata_client import Client
+
 from server.api.server import CantataServer
 from server.config import Settings
 
-PIPER_DETERMINISTIC = {"name": "piper", "runtime": "piper", "concurrency": 2,
-                       "options": {"deterministic": True}}
-FAULTY = {"name": "faulty", "runtime": "tests.fakes:FaultRuntime", "concurrency": 1,
-          "options": {"chunk_seconds": 0.02}}
+PIPER_DETERMINISTIC = {
+    "name": "piper",
+    "runtime": "piper",
+    "concurrency": 2,
+    "options": {"deterministic": True},
+}
+FAULTY = {
+    "name": "faulty",
+    "runtime": "tests.fakes:FaultRuntime",
+    "concurrency": 1,
+    "options": {"chunk_seconds": 0.02},
+}
 FRAGILE = {"name": "fragile", "runtime": "tests.fakes:FaultRuntime"}
 BROKEN = {"name": "broken", "runtime": "piper", "options": {"voices_dir": "/nonexistent"}}
 
@@ -57,7 +65,11 @@ def start_server(settings: Settings) -> RunningServer:
 @pytest.fixture(scope="session")
 def running_server() -> Iterator[RunningServer]:
     settings = Settings.model_validate(
-        {"port": 0, "models": [PIPER_DETERMINISTIC, FAULTY, FRAGILE, BROKEN], "max_text_chars": 2000}
+        {
+            "port": 0,
+            "models": [PIPER_DETERMINISTIC, FAULTY, FRAGILE, BROKEN],
+            "max_text_chars": 2000,
+        }
     )
     running = start_server(settings)
     yield running

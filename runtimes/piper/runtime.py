@@ -111,12 +111,7 @@ class PiperRuntime:
                 if self.options.threads == 0 and threads > 1
                 else wide
             )
-        except (
-            OSError,
-            ValueError,
-            KeyError,
-            onnxruntime.capi.onnxruntime_pybind11_state.Fail,
-        ) as error:
+        except Exception as error:  # ONNX Runtime's error classes derive straight from Exception
             raise ModelLoadError(f"cannot load Piper voice {model_path}: {error}") from error
         speaker_ids = _speakers(config)
         info = Voice(

@@ -1,10 +1,12 @@
 """Every encoding, whole and streamed, decoded by standard decoders: sample rate, channels,
 duration and loudness as a listener would notice them."""
 
+from typing import Any
+
 import numpy as np
 import pytest
-
 from cantata_client import Client, Encoding, InvalidArgumentError
+
 from tests.audio_checks import decode_ffmpeg, decode_pcm, decode_soundfile, rms
 
 TEXT = "Cantata speaks in every format. The quick brown fox jumps over the lazy dog."
@@ -24,13 +26,14 @@ def reference_seconds(client: Client) -> float:
     return decode_pcm(result.audio).size / NATIVE_RATE
 
 
-def _fetch(client: Client, mode: str, **options: object) -> tuple[bytes, object]:
+def _fetch(client: Client, mode: str, **options: Any) -> tuple[bytes, object]:
     if mode == "unary":
         result = client.synthesize(TEXT, **options)
         return result.audio, result.info
     stream = client.stream(TEXT, **options)
     audio = b"".join(stream)
-    assert stream.info is not None and stream.stats is not None
+    assert stream.info is not None
+    assert stream.stats is not None
     return audio, stream.info
 
 
@@ -91,7 +94,8 @@ def test_opus_refuses_a_rate_it_cannot_carry(client: Client) -> None:
 def test_streamed_wav_header_states_streaming_sizes(client: Client) -> None:
     streamed = b"".join(client.stream(TEXT, encoding=Encoding.WAV))
     whole = client.synthesize(TEXT, encoding=Encoding.WAV).audio
-    assert streamed[4:8] == b"\xff\xff\xff\xff" and streamed[40:44] == b"\xff\xff\xff\xff"
+    assert streamed[4:8] == b"\xff\xff\xff\xff"
+    assert streamed[40:44] == b"\xff\xff\xff\xff"
     assert int.from_bytes(whole[40:44], "little") == len(whole) - 44
     assert streamed[44:] == whole[44:]
 

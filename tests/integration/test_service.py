@@ -4,19 +4,23 @@ import asyncio
 
 import grpc
 import pytest
+from cantata_client import AsyncClient, Client, Encoding, NotFoundError
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from cantata_client import AsyncClient, Client, Encoding, NotFoundError
 from tests.conftest import RunningServer
 
 
 def test_voices_lists_every_ready_model(client: Client) -> None:
     voices = {(v.model, v.voice_id): v for v in client.voices()}
     joe = voices["piper", "en_US-joe-medium"]
-    assert joe.is_default and joe.language == "en-US" and joe.native_sample_rate_hz == 22050
-    assert joe.runtime == "piper" and not joe.speakers
-    assert joe.capabilities.streaming and joe.capabilities.speed
+    assert joe.is_default
+    assert joe.language == "en-US"
+    assert joe.native_sample_rate_hz == 22050
+    assert joe.runtime == "piper"
+    assert not joe.speakers
+    assert joe.capabilities.streaming
+    assert joe.capabilities.speed
     assert not joe.capabilities.voice_cloning
     assert list(joe.capabilities.sampling_params) == ["max_audio_seconds", "temperature"]
     assert ("faulty", "tone") in voices
@@ -75,7 +79,8 @@ def test_async_client_streams_concurrently(running_server: RunningServer) -> Non
             async def one(n: int) -> float:
                 stream = client.stream(f"Concurrent request number {n}.", encoding=Encoding.WAV)
                 audio = b"".join([chunk async for chunk in stream])
-                assert audio.startswith(b"RIFF") and stream.stats is not None
+                assert audio.startswith(b"RIFF")
+                assert stream.stats is not None
                 return stream.stats.audio_seconds
 
             return await asyncio.gather(*(one(n) for n in range(4)))

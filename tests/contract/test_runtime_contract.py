@@ -1,0 +1,139 @@
+"""The suite every runtime passes, called the way the engine calls it. A new runtime adds one
+RuntimeCase to CASES (with tiny weights built by the test where the real ones can't be
+downloaded) and gets the whole suite."""
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from runtimes.base import Pcm, Runtime, SamplingParams, SynthesisJob
+from runtimes.registry import available_runtimes, find_runtime
+
+
+@dataclass(frozen=True)
+class RuntimeCase:
+    name: str
+    options: Callable[[Path], dict[str, Any]] = field(default=lambda _: {})
+    text: tuple[str, ...] = ("Hello from the contract suite.", "A second sentence follows.")
+
+
+CASES = [
+    RuntimeCase("piper", lambda _: {"deterministic": True}),
+]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[case.name for case in CASES])
+def loaded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[RuntimeCase, Runtime]]:
+    case: RuntimeCase = request.param
+    runtime = find_runtime(case.name)(case.options(tmp_path_factory.mktemp(case.name)))
+    runtime.load()
+    yield case, runtime
+    runtime.close()
+
+
+def _audio(chunks: Iterator[Pcm]) -> Pcm:
+    parts = list(chunks)
+    for chunk in parts:
+        assert isinstance(chunk, np.ndarray)
+        assert chunk.dtype == np.float32
+        assert chunk.ndim == 1
+        assert np.all(np.isfinite(chunk))
+        assert np.max(np.abs(chunk), initial=0) <= 1.0
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def _job(case: RuntimeCase, runtime: Runtime, **changes: Any) -> SynthesisJob:
+    return SynthesisJob(segments=case.text, voice=runtime.voices()[0].id, **changes)
+
+
+def test_is_registered_by_name(loaded: tuple[RuntimeCase, Runtime]) -> None:
+    assert loaded[0].name in available_runtimes()
+
+
+def test_voices_are_described(loaded: tuple[RuntimeCase, Runtime]) -> None:
+    _, runtime = loaded
+    voices = runtime.voices()
+    assert voices
+    assert len({v.id for v in voices}) == len(voices)
+    for voice in voices:
+        assert 8000 <= voice.sample_rate_hz <= 48000
+        assert voice.language
+        assert voice.id
+        assert len(set(voice.speakers)) == len(voice.speakers)
+    assert runtime.device
+
+
+def test_speaks_every_voice(loaded: tuple[RuntimeCase, Runtime]) -> None:
+    case, runtime = loaded
+    for voice in runtime.voices():
+        audio = _audio(runtime.synthesize(SynthesisJob(segments=case.text, voice=voice.id)))
+        assert audio.size > 0.3 * voice.sample_rate_hz
+        assert float(np.sqrt(np.mean(audio**2))) > 0.01, f"{voice.id} is silent"
+
+
+def test_streams_at_least_one_chunk_per_segment(loaded: tuple[RuntimeCase, Runtime]) -> None:
+    case, runtime = loaded
+    if not runtime.voices()[0].capabilities.streaming:
+        pytest.skip("this runtime declares that it does not stream")
+    chunks = list(runtime.synthesize(_job(case, runtime)))
+    assert len(chunks) >= len(case.text)
+
+
+def test_stops_when_the_consumer_closes_early(loaded: tuple[RuntimeCase, Runtime]) -> None:
+    case, runtime = loaded
+    chunks = runtime.synthesize(_job(case, runtime))
+    assert next(chunks).size > 0
+    chunks.close()  # type: ignore[attr-defined]
+    assert _audio(runtime.synthesize(_job(case, runtime))).size > 0
+
+
+def test_honours_speed_when_it_says_so(loaded: tuple[RuntimeCase, Runtime]) -> None:
+    case, runtime = loaded
+    if not runtime.voices()[0].capabilities.speed:
+        pytest.skip("this runtime declares that it does not support speed")
+    normal = _audio(runtime.synthesize(_job(case, runtime)))
+    fast = _audio(runtime.synthesize(_job(case, runtime, speed=2.0)))
+    assert fast.size < 0.75 * normal.size
+
+
+def test_runs_on_several_threads_at_once(loaded: tuple[RuntimeCase, Runtime]) -> None:
+    case, runtime = loaded
+    sizes: list[int] = []
+    errors: list[BaseException] = []
+
+    def speak() -> None:
+        try:
+            sizes.append(_audio(runtime.synthesize(_job(case, runtime))).size)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=speak) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(sizes) == 3
+    assert all(sizes)
+
+
+def test_sampling_params_it_advertises_are_accepted(loaded: tuple[RuntimeCase, Runtime]) -> None:
+    case, runtime = loaded
+    values: dict[str, Any] = {
+        "temperature": 0.5,
+        "top_p": 0.9,
+        "top_k": 20,
+        "cfg_scale": 2.0,
+        "seed": 3,
+    }
+    advertised = runtime.voices()[0].capabilities.sampling_params
+    for name in sorted(advertised & values.keys()):
+        job = _job(case, runtime, sampling=SamplingParams(**{name: values[name]}))
+        assert _audio(runtime.synthesize(job)).size > 0

@@ -1,0 +1,153 @@
+"""`cantata serve` as a user runs it: a real process, its health while models load, the
+`cantata` command line against it, its JSON logs, and a clean exit on SIGTERM."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.audio_checks import decode_soundfile, rms
+
+BIN = Path(sys.executable).parent
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[str]
+    target: str
+    log_lines: list[dict[str, object]]
+
+    def read_logs(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.log_lines.append(json.loads(line))
+
+
+@pytest.fixture(scope="module")
+def server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    config = tmp_path_factory.mktemp("serve") / "cantata.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "port": 0,
+                "models": [
+                    {"name": "piper", "runtime": "piper"},
+                    {
+                        "name": "slow",
+                        "runtime": "tests.fakes:FaultRuntime",
+                        "options": {"load_seconds": 3},
+                    },
+                ],
+            }
+        )
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
+    process = subprocess.Popen(
+        [BIN / "cantata", "serve", "--config", str(config), "--log-format", "json"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stderr is not None
+    first = json.loads(process.stderr.readline())
+    assert first["event"] == "listening", first
+    target = str(first["address"])
+    yield ServerProcess(process, target, [first])
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def _check(channel: grpc.Channel, service: str) -> int:
+    stub = health_pb2_grpc.HealthStub(channel)
+    return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status  # type: ignore[no-any-return]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BIN / "cantata", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_health_is_not_serving_until_models_are_loaded(server_process: ServerProcess) -> None:
+    with grpc.insecure_channel(server_process.target) as channel:
+        assert _check(channel, "models/slow") == NOT_SERVING
+        assert _check(channel, "") == NOT_SERVING
+        deadline = time.monotonic() + 60
+        while _check(channel, "") != SERVING:
+            assert time.monotonic() < deadline, "the server never became ready"
+            time.sleep(0.1)
+        assert _check(channel, "models/slow") == SERVING
+        assert _check(channel, "models/piper") == SERVING
+
+
+def test_cli_says_into_a_wav_file(server_process: ServerProcess, tmp_path: Path) -> None:
+    out = tmp_path / "hello.wav"
+    done = _cli(
+        "say",
+        "Hello there, from the command line.",
+        "-o",
+        str(out),
+        "--server",
+        server_process.target,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "s of audio from piper/en_US-joe-medium" in done.stderr
+    data = out.read_bytes()
+    assert int.from_bytes(data[40:44], "little") == len(data) - 44, "sizes were not written"
+    samples, rate, channels = decode_soundfile(data)
+    assert (rate, channels) == (22050, 1)
+    assert samples.size > rate
+    assert rms(samples) > 0.05
+
+
+def test_cli_picks_the_encoding_from_the_suffix(
+    server_process: ServerProcess, tmp_path: Path
+) -> None:
+    out = tmp_path / "hello.mp3"
+    done = _cli(
+        "say", "Compressed.", "-o", str(out), "--rate", "16000", "--server", server_process.target
+    )
+    assert done.returncode == 0, done.stderr
+    assert decode_soundfile(out.read_bytes())[1] == 16000
+
+
+def test_cli_lists_voices_and_reports_errors(server_process: ServerProcess) -> None:
+    voices = _cli("voices", "--server", server_process.target)
+    assert voices.returncode == 0
+    assert "piper/en_US-joe-medium (default)  en-US  22050 Hz" in voices.stdout
+    bad = _cli("say", "Hi", "--voice", "nobody", "--server", server_process.target)
+    assert bad.returncode == 1
+    assert "NOT_FOUND" in bad.stderr
+    assert "nobody" in bad.stderr
+
+
+def test_sigterm_exits_cleanly_with_one_log_line_per_request(
+    server_process: ServerProcess,
+) -> None:
+    server_process.process.send_signal(signal.SIGTERM)
+    assert server_process.process.wait(timeout=30) == 0
+    server_process.read_logs()
+    done = [line for line in server_process.log_lines if line["event"] == "synthesis_done"]
+    assert len(done) == 2
+    for line in done:
+        assert {
+            "request_id",
+            "model",
+            "voice",
+            "characters",
+            "audio_seconds",
+            "real_time_factor",
+            "time_to_first_audio_seconds",
+        } <= line.keys()
+    assert not any("Hello there" in json.dumps(line) for line in server_process.log_lines)

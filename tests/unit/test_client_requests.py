@@ -1,0 +1,54 @@
+"""The client builds exactly the request its keyword arguments describe."""
+
+from cantata.tts.v1 import tts_pb2 as pb
+from cantata_client import Encoding, build_request
+
+
+def test_defaults_leave_everything_to_the_server() -> None:
+    request = build_request("Hello")
+    assert request == pb.SynthesizeRequest(
+        text="Hello", encoding=pb.AUDIO_ENCODING_WAV, sampling=pb.SamplingParams()
+    )
+    assert not request.sampling.HasField("temperature")
+    assert not request.sampling.HasField("seed")
+
+
+def test_every_option_lands_in_its_field() -> None:
+    request = build_request(
+        "Hi",
+        model="dia",
+        voice="v",
+        speaker="S2",
+        encoding="ogg_opus",
+        sample_rate_hz=24000,
+        speed=1.25,
+        temperature=0.0,
+        top_p=0.9,
+        top_k=40,
+        cfg_scale=3.0,
+        seed=7,
+        max_audio_seconds=12.5,
+        prompt_audio=b"RIFF",
+        prompt_text="words",
+    )
+    assert request == pb.SynthesizeRequest(
+        text="Hi",
+        model="dia",
+        voice="v",
+        speaker="S2",
+        encoding=pb.AUDIO_ENCODING_OGG_OPUS,
+        sample_rate_hz=24000,
+        speed=1.25,
+        sampling=pb.SamplingParams(
+            temperature=0.0, top_p=0.9, top_k=40, cfg_scale=3.0, seed=7, max_audio_seconds=12.5
+        ),
+        prompt_audio=b"RIFF",
+        prompt_text="words",
+    )
+    assert request.sampling.HasField("temperature"), "an explicit 0 must reach the server"
+
+
+def test_encodings_map_one_to_one() -> None:
+    values = {build_request("x", encoding=e).encoding for e in Encoding}
+    assert len(values) == len(Encoding)
+    assert pb.AUDIO_ENCODING_UNSPECIFIED not in values
