@@ -1,0 +1,142 @@
+"""Concurrent streaming clients against Cantata, and the same load against Piper's own HTTP
+server with the same voice, side by side in one run: aggregate audio seconds per wall second,
+time to first audio, latency and errors at 1, 2, 4 and 8 clients.
+
+Targets: Cantata's throughput at 4+ clients >= 1.6x its single-client throughput; its
+throughput >= Piper's and its p95 latency <= Piper's at every level."""
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cantata_client import Client, Encoding
+
+from bench.servers import cantata, piper_http, piper_http_synthesize
+from bench.stats import summary
+
+TEXT = (
+    "Thanks for calling the front desk. Your room is ready on the fourth floor, "
+    "and breakfast is served until ten. Is there anything else I can help you with?"
+)
+LEVELS = (1, 2, 4, 8)
+REQUESTS_PER_LEVEL = 16
+RATE = 22050
+
+# One request: returns (seconds to first audio, seconds to last audio, audio seconds).
+Request = Callable[[], tuple[float, float, float]]
+
+
+def cantata_request(client: Client) -> Request:
+    def call() -> tuple[float, float, float]:
+        began = time.perf_counter()
+        first = None
+        size = 0
+        for chunk in client.stream(TEXT, encoding=Encoding.PCM):
+            first = first or time.perf_counter() - began
+            size += len(chunk)
+        return first or 0.0, time.perf_counter() - began, size / 2 / RATE
+
+    return call
+
+
+def piper_request(url: str) -> Request:
+    def call() -> tuple[float, float, float]:
+        began = time.perf_counter()
+        wav = piper_http_synthesize(url, TEXT)
+        total = time.perf_counter() - began
+        # The whole WAV arrives at once, so its first audio is its last.
+        return total, total, (len(wav) - 44) / 2 / RATE
+
+    return call
+
+
+def load(request: Request, clients: int) -> dict[str, Any]:
+    first: list[float] = []
+    total: list[float] = []
+    audio = [0.0]
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def client_loop() -> None:
+        for _ in range(REQUESTS_PER_LEVEL // clients):
+            try:
+                result = request()
+            except Exception as error:
+                with lock:
+                    errors.append(repr(error))
+                continue
+            with lock:
+                first.append(result[0])
+                total.append(result[1])
+                audio[0] += result[2]
+
+    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    return {
+        "clients": clients,
+        "audio_seconds_per_second": audio[0] / wall,
+        "first_audio_seconds": summary(first) if first else {},
+        "latency_seconds": summary(total) if total else {},
+        "errors": len(errors),
+        "error_examples": errors[:3],
+    }
+
+
+def run() -> dict[str, Any]:
+    servers: dict[str, dict[int, dict[str, Any]]] = {
+        "cantata": {},
+        "cantata_threads_1": {},
+        "piper_http": {},
+    }
+    one_thread = [
+        {"name": "piper", "runtime": "piper", "concurrency": 2, "options": {"threads": 1}}
+    ]
+    with (
+        cantata() as target,
+        cantata(one_thread) as target_one_thread,
+        piper_http() as url,
+        Client(target, timeout=120) as client,
+        Client(target_one_thread, timeout=120) as client_one_thread,
+    ):
+        requests = {
+            "cantata": cantata_request(client),
+            "cantata_threads_1": cantata_request(client_one_thread),
+            "piper_http": piper_request(url),
+        }
+        for request in requests.values():
+            request()  # warm-up
+        for clients in LEVELS:
+            for name, request in requests.items():
+                servers[name][clients] = load(request, clients)
+    return {"levels": servers, "verdicts": verdicts(servers)}
+
+
+def verdicts(servers: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("cantata", "cantata_threads_1"):
+        levels = servers[name]
+        single = levels[1]["audio_seconds_per_second"]
+        piper = servers["piper_http"]
+        out[name] = {
+            "scaling_at_4_and_8": [levels[c]["audio_seconds_per_second"] / single for c in (4, 8)],
+            "throughput_vs_piper": {
+                c: levels[c]["audio_seconds_per_second"] / piper[c]["audio_seconds_per_second"]
+                for c in LEVELS
+            },
+            "p95_latency_vs_piper": {
+                c: levels[c]["latency_seconds"]["p95"] / piper[c]["latency_seconds"]["p95"]
+                for c in LEVELS
+            },
+            "p95_first_audio_vs_piper": {
+                c: levels[c]["first_audio_seconds"]["p95"] / piper[c]["first_audio_seconds"]["p95"]
+                for c in LEVELS
+            },
+            "errors": sum(levels[c]["errors"] for c in LEVELS),
+        }
+    return out
