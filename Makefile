@@ -20,9 +20,15 @@ lint: $(STAMPS)/install-test check-proto
 	$(BIN)/ruff format --check server runtimes clients/python tests bench
 	$(BIN)/mypy server runtimes clients/python/src/cantata_client tests bench
 
+# Once a release is tagged (v*), the contract may only change compatibly with it.
 check-proto: $(STAMPS)/install-test
 	$(BIN)/buf lint protos
 	$(BIN)/buf format --diff --exit-code protos
+	@release=$$(git describe --tags --abbrev=0 --match 'v*' 2>/dev/null); \
+	if [ -n "$$release" ]; then \
+		echo "buf breaking against $$release"; \
+		$(BIN)/buf breaking protos --against ".git#tag=$$release,subdir=protos"; \
+	else echo "buf breaking: no release tag yet, nothing to compare against"; fi
 
 bench: $(STAMPS)/install-test
 	$(BIN)/python -m bench.run_all

