@@ -11,10 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cantata_client import Client, Encoding
-
 from bench.servers import cantata, piper_http, piper_http_synthesize
 from bench.stats import summary
+from cantata_client import Client, Encoding
 
 TEXT = (
     "Thanks for calling the front desk. Your room is ready on the fourth floor, "

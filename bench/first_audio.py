@@ -4,10 +4,9 @@ its first sentence alone, interleaved, median of each. Target ratio <= 1.5."""
 import time
 from typing import Any
 
-from cantata_client import Client, Encoding
-
 from bench.servers import cantata
 from bench.stats import summary
+from cantata_client import Client, Encoding
 
 SENTENCES = [
     "The morning train left the station a little after seven.",

@@ -5,10 +5,10 @@ import time
 from typing import Any
 
 import numpy as np
-from cantata_client import Client, Encoding
 
 from bench.servers import cantata
 from bench.stats import summary
+from cantata_client import Client, Encoding
 from runtimes.base import SamplingParams, SynthesisJob
 from runtimes.piper import PiperRuntime
 from server.engine.text import normalize, split_segments

@@ -10,8 +10,8 @@ from typing import Any
 
 import grpc
 import pytest
-from cantata_client import Client
 
+from cantata_client import Client
 from server.api.server import CantataServer
 from server.config import Settings
 

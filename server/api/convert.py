@@ -1,7 +1,6 @@
 """The two translations at the edge: protobuf to domain on the way in, domain to protobuf out."""
 
 from cantata.tts.v1 import tts_pb2 as pb
-
 from runtimes.base import SamplingParams
 from server.audio import AudioEncoding
 from server.engine.engine import ModelVoice

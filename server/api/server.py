@@ -6,11 +6,11 @@ import contextlib
 
 import grpc
 import structlog
-from cantata.tts.v1 import tts_pb2, tts_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from cantata.tts.v1 import tts_pb2, tts_pb2_grpc
 from server.api.servicer import TextToSpeechServicer
 from server.config import Settings
 from server.engine.engine import Engine

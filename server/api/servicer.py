@@ -7,9 +7,9 @@ from typing import NoReturn, TypeVar
 
 import grpc
 import structlog
+
 from cantata.tts.v1 import tts_pb2 as pb
 from cantata.tts.v1 import tts_pb2_grpc
-
 from server.api import convert
 from server.api.status import status_code
 from server.engine.engine import Engine, SynthesisStream

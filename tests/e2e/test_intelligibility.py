@@ -5,8 +5,8 @@ it can tell speech from noise."""
 import numpy as np
 import numpy.typing as npt
 import pytest
-from cantata_client import Client, Encoding
 
+from cantata_client import Client, Encoding
 from tests.speech_recognition import Listener, assemble_model, listener, word_error_rate
 
 # (text sent to the server, what a listener hears)

@@ -5,8 +5,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cantata_client import Client, Encoding, InvalidArgumentError
 
+from cantata_client import Client, Encoding, InvalidArgumentError
 from tests.audio_checks import decode_ffmpeg, decode_pcm, decode_soundfile, rms
 
 TEXT = "Cantata speaks in every format. The quick brown fox jumps over the lazy dog."

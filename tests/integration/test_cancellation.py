@@ -5,8 +5,8 @@ import time
 from collections.abc import Callable
 
 import pytest
-from cantata_client import Client, DeadlineExceededError, Encoding
 
+from cantata_client import Client, DeadlineExceededError, Encoding
 from server.engine.model_host import ModelCounters
 from tests.conftest import RunningServer
 

@@ -1,11 +1,15 @@
 """Bad input gets the right status code and a message naming the problem, on both RPCs, and
 the server keeps serving afterwards."""
 
+import io
 import math
 from typing import Any
 
 import grpc
+import numpy as np
 import pytest
+import soundfile
+
 from cantata.tts.v1 import tts_pb2 as pb
 from cantata.tts.v1 import tts_pb2_grpc
 from cantata_client import (
@@ -105,3 +109,31 @@ def test_device_fault_marks_only_that_model_not_ready(client: Client) -> None:
         client.synthesize("fine", model="fragile")
     assert client.synthesize("fine", model="faulty").stats.audio_seconds > 0
     assert_still_serving(client)
+
+
+def _wav(seconds: float, rate: int = 24000) -> bytes:
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * rate)) / rate)
+    out = io.BytesIO()
+    soundfile.write(out, tone, rate, format="WAV")
+    return out.getvalue()
+
+
+def test_prompt_audio_reaches_a_cloning_runtime_decoded(client: Client) -> None:
+    with_prompt = client.synthesize(
+        "fine", model="faulty", prompt_audio=_wav(1.0), prompt_text="a tone", encoding=Encoding.PCM
+    )
+    without = client.synthesize("fine", model="faulty", encoding=Encoding.PCM)
+    # The fault runtime speaks the first tenth of a second of the decoded prompt first.
+    assert with_prompt.stats.audio_seconds == pytest.approx(without.stats.audio_seconds + 0.1)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"prompt_audio": b"\x00\x01 not audio"}, "prompt_audio is not audio"),
+        ({"prompt_text": "words only"}, "prompt_text was given without prompt_audio"),
+    ],
+)
+def test_bad_prompts_are_invalid(client: Client, options: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=message):
+        client.synthesize("fine", model="faulty", **options)

@@ -4,10 +4,10 @@ import asyncio
 
 import grpc
 import pytest
-from cantata_client import AsyncClient, Client, Encoding, NotFoundError
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from cantata_client import AsyncClient, Client, Encoding, NotFoundError
 from tests.conftest import RunningServer
 
 

@@ -1,34 +1,29 @@
-"""The asyncio client."""
+"""The asyncio client: the same API as Client, awaited."""
 
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Self
 
 import grpc
+
 from cantata.tts.v1 import tts_pb2 as pb
 from cantata.tts.v1 import tts_pb2_grpc
-
-from cantata_client.client import Metadata
+from cantata_client.base import ClientOptions, StreamState
 from cantata_client.errors import from_rpc_error
 from cantata_client.requests import Synthesis, build_request
 
 
-class AsyncAudioStream:
+class AsyncAudioStream(StreamState):
     """`async for chunk in stream`; `info`, `stats` and `cancel()` as in AudioStream."""
 
     def __init__(self, call: Any) -> None:
+        super().__init__()
         self._call = call
-        self.info: pb.AudioInfo | None = None
-        self.stats: pb.SynthesisStats | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for message in self._call:
-                if message.HasField("info"):
-                    self.info = message.info
-                if message.HasField("stats"):
-                    self.stats = message.stats
-                if message.audio:
-                    yield message.audio
+                if audio := self.absorb(message):
+                    yield audio
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
@@ -36,7 +31,7 @@ class AsyncAudioStream:
         self._call.cancel()
 
 
-class AsyncClient:
+class AsyncClient(ClientOptions):
     def __init__(
         self,
         target: str = "127.0.0.1:50051",
@@ -45,23 +40,20 @@ class AsyncClient:
         metadata: Sequence[tuple[str, str]] = (),
         timeout: float | None = None,
     ) -> None:
+        super().__init__(metadata, timeout)
         self._channel = (
             grpc.aio.secure_channel(target, credentials)
             if credentials
             else grpc.aio.insecure_channel(target)
         )
         self._stub = tts_pb2_grpc.TextToSpeechStub(self._channel)
-        self._metadata = tuple(metadata)
-        self._timeout = timeout
 
     async def synthesize(
         self, text: str, *, timeout: float | None = None, request_id: str = "", **options: Any
     ) -> Synthesis:
         try:
             response: pb.SynthesizeResponse = await self._stub.Synthesize(
-                build_request(text, **options),
-                timeout=timeout or self._timeout,
-                metadata=self._call_metadata(request_id),
+                build_request(text, **options), **self._call_options(timeout, request_id)
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
@@ -70,26 +62,20 @@ class AsyncClient:
     def stream(
         self, text: str, *, timeout: float | None = None, request_id: str = "", **options: Any
     ) -> AsyncAudioStream:
-        call = self._stub.StreamSynthesize(
-            build_request(text, **options),
-            timeout=timeout or self._timeout,
-            metadata=self._call_metadata(request_id),
+        return AsyncAudioStream(
+            self._stub.StreamSynthesize(
+                build_request(text, **options), **self._call_options(timeout, request_id)
+            )
         )
-        return AsyncAudioStream(call)
 
     async def voices(self, model: str = "", *, timeout: float | None = None) -> list[pb.Voice]:
         try:
             response: pb.ListVoicesResponse = await self._stub.ListVoices(
-                pb.ListVoicesRequest(model=model),
-                timeout=timeout or self._timeout,
-                metadata=self._metadata,
+                pb.ListVoicesRequest(model=model), **self._call_options(timeout)
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         return list(response.voices)
-
-    def _call_metadata(self, request_id: str) -> Metadata:
-        return (*self._metadata, ("x-request-id", request_id)) if request_id else self._metadata
 
     async def close(self) -> None:
         await self._channel.close(grace=None)

@@ -4,33 +4,27 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Self
 
 import grpc
+
 from cantata.tts.v1 import tts_pb2 as pb
 from cantata.tts.v1 import tts_pb2_grpc
-
+from cantata_client.base import ClientOptions, StreamState
 from cantata_client.errors import from_rpc_error
 from cantata_client.requests import Synthesis, build_request
 
-Metadata = tuple[tuple[str, str], ...]
 
-
-class AudioStream:
+class AudioStream(StreamState):
     """Iterate for audio bytes as they arrive. `info` is set before the first chunk and `stats`
     once the stream has ended; `cancel()` stops the synthesis on the server."""
 
     def __init__(self, call: Any) -> None:
+        super().__init__()
         self._call = call
-        self.info: pb.AudioInfo | None = None
-        self.stats: pb.SynthesisStats | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         try:
             for message in self._call:
-                if message.HasField("info"):
-                    self.info = message.info
-                if message.HasField("stats"):
-                    self.stats = message.stats
-                if message.audio:
-                    yield message.audio
+                if audio := self.absorb(message):
+                    yield audio
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
@@ -38,8 +32,10 @@ class AudioStream:
         self._call.cancel()
 
 
-class Client:
-    """client = Client("127.0.0.1:50051"); client.synthesize("Hello", encoding="wav").audio"""
+class Client(ClientOptions):
+    """client = Client("127.0.0.1:50051"); client.synthesize("Hello", encoding="wav").audio
+
+    Keyword options of synthesize() and stream() are those of cantata_client.build_request."""
 
     def __init__(
         self,
@@ -49,24 +45,20 @@ class Client:
         metadata: Sequence[tuple[str, str]] = (),
         timeout: float | None = None,
     ) -> None:
+        super().__init__(metadata, timeout)
         self._channel = (
             grpc.secure_channel(target, credentials)
             if credentials
             else grpc.insecure_channel(target)
         )
         self._stub = tts_pb2_grpc.TextToSpeechStub(self._channel)
-        self._metadata = tuple(metadata)
-        self._timeout = timeout
 
     def synthesize(
         self, text: str, *, timeout: float | None = None, request_id: str = "", **options: Any
     ) -> Synthesis:
-        """Keyword options are those of cantata_client.build_request."""
         try:
             response: pb.SynthesizeResponse = self._stub.Synthesize(
-                build_request(text, **options),
-                timeout=timeout or self._timeout,
-                metadata=self._call_metadata(request_id),
+                build_request(text, **options), **self._call_options(timeout, request_id)
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
@@ -75,26 +67,20 @@ class Client:
     def stream(
         self, text: str, *, timeout: float | None = None, request_id: str = "", **options: Any
     ) -> AudioStream:
-        call = self._stub.StreamSynthesize(
-            build_request(text, **options),
-            timeout=timeout or self._timeout,
-            metadata=self._call_metadata(request_id),
+        return AudioStream(
+            self._stub.StreamSynthesize(
+                build_request(text, **options), **self._call_options(timeout, request_id)
+            )
         )
-        return AudioStream(call)
 
     def voices(self, model: str = "", *, timeout: float | None = None) -> list[pb.Voice]:
         try:
             response: pb.ListVoicesResponse = self._stub.ListVoices(
-                pb.ListVoicesRequest(model=model),
-                timeout=timeout or self._timeout,
-                metadata=self._metadata,
+                pb.ListVoicesRequest(model=model), **self._call_options(timeout)
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         return list(response.voices)
-
-    def _call_metadata(self, request_id: str) -> Metadata:
-        return (*self._metadata, ("x-request-id", request_id)) if request_id else self._metadata
 
     def close(self) -> None:
         self._channel.close()

@@ -1,0 +1,34 @@
+"""What the sync and asyncio clients share: call options and reading stream messages."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from cantata.tts.v1 import tts_pb2 as pb
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+class StreamState:
+    """Holds `info` (set before the first chunk) and `stats` (set once the stream has ended)."""
+
+    def __init__(self) -> None:
+        self.info: pb.AudioInfo | None = None
+        self.stats: pb.SynthesisStats | None = None
+
+    def absorb(self, message: pb.SynthesizeStreamResponse) -> bytes:
+        """Records info and stats; returns the message's audio (possibly empty)."""
+        if message.HasField("info"):
+            self.info = message.info
+        if message.HasField("stats"):
+            self.stats = message.stats
+        return message.audio
+
+
+class ClientOptions:
+    def __init__(self, metadata: Sequence[tuple[str, str]], timeout: float | None) -> None:
+        self._metadata: Metadata = tuple(metadata)
+        self._timeout = timeout
+
+    def _call_options(self, timeout: float | None, request_id: str = "") -> dict[str, Any]:
+        metadata = self._metadata + ((("x-request-id", request_id),) if request_id else ())
+        return {"timeout": timeout or self._timeout, "metadata": metadata}
