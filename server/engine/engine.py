@@ -98,9 +98,6 @@ class SynthesisStream:
     def finalize_whole(self, audio: bytes) -> bytes:
         return self._pipeline.finalize_whole(audio)
 
-    async def wait_stopped(self) -> None:
-        await self._run.wait_stopped()
-
 
 class Engine:
     def __init__(self, settings: Settings, hosts: list[ModelHost]) -> None:

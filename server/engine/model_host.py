@@ -66,7 +66,6 @@ class Produced:
     """What one run made: set by the worker, read by the loop after the last item."""
 
     compute_seconds: float = 0.0
-    chunks: int = 0
 
 
 class JobRun:
@@ -90,7 +89,7 @@ class JobRun:
         self._done = False
         self.produced = Produced()
         host.counters.add(queued=1)
-        self._future = self._loop.run_in_executor(host.executor, self._produce)
+        self._loop.run_in_executor(host.executor, self._produce)
 
     def _deliver(self, item: bytes | BaseException | _End) -> bool:
         """Blocks the worker while the queue is full; False once the consumer has gone."""
@@ -124,7 +123,6 @@ class JobRun:
                 self.produced.compute_seconds += time.perf_counter() - began
                 if chunk is None:
                     break
-                self.produced.chunks += 1
                 counters.add(chunks=1, chunks_after_cancel=int(self._cancel.is_set()))
                 data = self._render(chunk)
                 if data is None:  # the audio limit was reached
@@ -162,10 +160,6 @@ class JobRun:
         self._cancel.set()
         while not self._queue.empty():
             self._queue.get_nowait()
-
-    async def wait_stopped(self) -> None:
-        """Waits until the worker has let go of this run."""
-        await asyncio.wait([self._future])
 
 
 class ModelHost:
