@@ -5,6 +5,8 @@ time to first audio, latency and errors at 1, 2, 4 and 8 clients.
 Targets: Cantata's throughput at 4+ clients >= 1.6x its single-client throughput; its
 throughput >= Piper's and its p95 latency <= Piper's at every level."""
 
+import argparse
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -99,7 +101,7 @@ def load(request: Request, clients: int, into: Measurements) -> None:
     into.wall_seconds += time.perf_counter() - began
 
 
-def run() -> dict[str, Any]:
+def run(levels: tuple[int, ...] = LEVELS, rounds: int = ROUNDS) -> dict[str, Any]:
     one_thread = [
         {"name": "piper", "runtime": "piper", "concurrency": 2, "options": {"threads": 1}}
     ]
@@ -117,36 +119,48 @@ def run() -> dict[str, Any]:
         }
         for request in requests.values():
             request()  # warm-up
-        pooled = {name: {c: Measurements() for c in LEVELS} for name in requests}
-        for clients in LEVELS:
+        pooled = {name: {c: Measurements() for c in levels} for name in requests}
+        for clients in levels:
             order = list(requests)
-            for round_index in range(ROUNDS):
+            for round_index in range(rounds):
                 for name in order if round_index % 2 == 0 else reversed(order):
                     load(requests[name], clients, pooled[name][clients])
-    servers = {name: {c: pooled[name][c].report(c) for c in LEVELS} for name in pooled}
-    return {"levels": servers, "verdicts": verdicts(servers)}
+    servers = {name: {c: pooled[name][c].report(c) for c in levels} for name in pooled}
+    return {"levels": servers, "verdicts": verdicts(servers, levels)}
 
 
-def verdicts(servers: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
+def verdicts(
+    servers: dict[str, dict[int, dict[str, Any]]], levels: tuple[int, ...]
+) -> dict[str, Any]:
+    piper = servers["piper_http"]
+
+    def versus_piper(by_level: dict[int, dict[str, Any]], key: str, stat: str) -> dict[int, float]:
+        return {c: by_level[c][key][stat] / piper[c][key][stat] for c in levels}
+
     out: dict[str, Any] = {}
     for name in ("cantata", "cantata_threads_1"):
-        levels = servers[name]
-        single = levels[1]["audio_seconds_per_second"]
-        piper = servers["piper_http"]
+        by_level = servers[name]
+        throughput = {c: by_level[c]["audio_seconds_per_second"] for c in levels}
         out[name] = {
-            "scaling_at_4_and_8": [levels[c]["audio_seconds_per_second"] / single for c in (4, 8)],
+            "scaling_vs_lowest_level": {c: throughput[c] / throughput[levels[0]] for c in levels},
             "throughput_vs_piper": {
-                c: levels[c]["audio_seconds_per_second"] / piper[c]["audio_seconds_per_second"]
-                for c in LEVELS
+                c: throughput[c] / piper[c]["audio_seconds_per_second"] for c in levels
             },
-            "p95_latency_vs_piper": {
-                c: levels[c]["latency_seconds"]["p95"] / piper[c]["latency_seconds"]["p95"]
-                for c in LEVELS
-            },
-            "p95_first_audio_vs_piper": {
-                c: levels[c]["first_audio_seconds"]["p95"] / piper[c]["first_audio_seconds"]["p95"]
-                for c in LEVELS
-            },
-            "errors": sum(levels[c]["errors"] for c in LEVELS),
+            "p50_latency_vs_piper": versus_piper(by_level, "latency_seconds", "median"),
+            "p95_latency_vs_piper": versus_piper(by_level, "latency_seconds", "p95"),
+            "p95_first_audio_vs_piper": versus_piper(by_level, "first_audio_seconds", "p95"),
+            "errors": sum(by_level[c]["errors"] for c in levels),
         }
     return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--levels", type=int, nargs="+", default=list(LEVELS))
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    args = parser.parse_args()
+    print(json.dumps(run(tuple(args.levels), args.rounds), indent=2))
+
+
+if __name__ == "__main__":
+    main()
