@@ -7,12 +7,13 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench import concurrency, first_audio, overhead
 
-BENCHMARKS = {
+BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "overhead": overhead.run,
     "first_audio": first_audio.run,
     "concurrency": concurrency.run,
