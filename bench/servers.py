@@ -53,6 +53,7 @@ def cantata(models: list[dict[str, Any]] | None = None) -> Iterator[str]:
     config = {
         "port": port,
         "log_level": "warning",
+        "metrics": {"port": 0},
         "models": models or [{"name": "piper", "runtime": "piper", "concurrency": 2}],
     }
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as file:

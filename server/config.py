@@ -27,6 +27,46 @@ class ModelSettings(BaseModel):
     """Passed to the runtime as they are; each runtime validates its own."""
 
 
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MetricsSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+    """Prometheus metrics are served over HTTP at /metrics on this port (0: any free port)."""
+
+
+class TlsSettings(_Section):
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_ca_file: Path | None = None
+    """When set, clients must present a certificate signed by this CA (mutual TLS)."""
+
+    @model_validator(mode="after")
+    def _check_pair(self) -> "TlsSettings":
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("tls needs both cert_file and key_file, or neither")
+        if self.client_ca_file is not None and self.cert_file is None:
+            raise ValueError("tls.client_ca_file needs cert_file and key_file")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+
+class AuthSettings(_Section):
+    api_keys_file: Path | None = None
+    """One key per line; blank lines and lines starting with # are ignored."""
+    api_keys_env: str | None = None
+    """The name of an environment variable holding comma-separated keys."""
+    open_health: bool = True
+    """Leave grpc.health.v1 open, for load balancers and Kubernetes probes."""
+    open_reflection: bool = False
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CANTATA_", env_nested_delimiter="__", extra="forbid"
@@ -41,10 +81,15 @@ class Settings(BaseSettings):
     """Longer sentences are split at clause or word boundaries so that time to first audio
     does not grow with the length of a sentence."""
     max_message_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_prompt_audio_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_prompt_audio_seconds: float = Field(default=30.0, gt=0)
     drain_grace_seconds: float = Field(default=10.0, ge=0)
     """On SIGTERM, how long running syntheses may take to finish before they are cancelled."""
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    tls: TlsSettings = Field(default_factory=TlsSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     models: list[ModelSettings] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -17,6 +17,10 @@ class NotFound(CantataError):
 class ResourceExhausted(CantataError):
     """Out of capacity (slots, queue, device memory); retrying later may succeed."""
 
+    def __init__(self, message: str, retry_after_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
 
 class Unavailable(CantataError):
     """The model is not loaded yet, has failed, or the server is draining."""

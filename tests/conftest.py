@@ -67,6 +67,7 @@ def running_server() -> Iterator[RunningServer]:
     settings = Settings.model_validate(
         {
             "port": 0,
+            "metrics": {"port": 0},
             "models": [PIPER_DETERMINISTIC, FAULTY, FRAGILE, BROKEN],
             "max_text_chars": 2000,
         }

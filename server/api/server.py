@@ -3,18 +3,23 @@ server reflection, on one port."""
 
 import asyncio
 import contextlib
+from typing import Any
 
 import grpc
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
 
 from cantata.tts.v1 import tts_pb2, tts_pb2_grpc
+from server.api.auth import ApiKeyInterceptor, load_api_keys
 from server.api.servicer import TextToSpeechServicer
-from server.config import Settings
+from server.config import Settings, TlsSettings
 from server.engine.engine import Engine
 from server.engine.model_host import ModelState
+from server.observability import devices
+from server.observability.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
@@ -28,24 +33,43 @@ def model_health_name(model: str) -> str:
     return f"models/{model}"
 
 
+def server_credentials(tls: TlsSettings) -> grpc.ServerCredentials:
+    assert tls.cert_file is not None
+    assert tls.key_file is not None
+    client_ca = tls.client_ca_file.read_bytes() if tls.client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(tls.key_file.read_bytes(), tls.cert_file.read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
 class CantataServer:
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = engine or Engine.from_settings(settings)
+        self.metrics = Metrics()
+        self.engine = Engine.from_settings(settings, self.metrics)
         self.health = HealthServicer()
         self.port = 0
+        self.metrics_port = 0
+        self._api_keys = load_api_keys(settings.auth)
         self._server: grpc.aio.Server | None = None
+        self._metrics_server: Any = None
         self._loading: asyncio.Task[None] | None = None
 
     async def start(self) -> int:
         """Listens at once (health answers NOT_SERVING meanwhile) and loads the models in the
         background. Returns the bound port."""
         message_limit = self.settings.max_message_bytes
+        interceptors = (
+            [ApiKeyInterceptor(self._api_keys, self.settings.auth)] if self._api_keys else []
+        )
         server = grpc.aio.server(
+            interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", message_limit),
                 ("grpc.max_send_message_length", message_limit),
-            ]
+            ],
         )
         tts_pb2_grpc.add_TextToSpeechServicer_to_server(TextToSpeechServicer(self.engine), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -60,14 +84,35 @@ class CantataServer:
         for name in ("", TTS_SERVICE, *map(model_health_name, self.engine.models)):
             await self.health.set(name, NOT_SERVING)
         address = f"{self.settings.host}:{self.settings.port}"
-        self.port = server.add_insecure_port(address)
+        tls = self.settings.tls
+        self.port = (
+            server.add_secure_port(address, server_credentials(tls))
+            if tls.enabled
+            else server.add_insecure_port(address)
+        )
         if self.port == 0:
             raise OSError(f"cannot listen on {address}")
         await server.start()
         self._server = server
-        log.info("listening", address=f"{self.settings.host}:{self.port}")
+        self._start_metrics()
+        log.info(
+            "listening",
+            address=f"{self.settings.host}:{self.port}",
+            tls="mutual" if tls.client_ca_file else "on" if tls.enabled else "off",
+            api_keys=bool(self._api_keys),
+            metrics_port=self.metrics_port or None,
+        )
         self._loading = asyncio.create_task(self._load_models())
         return self.port
+
+    def _start_metrics(self) -> None:
+        self.metrics.watch(self.engine.models.values, devices.discover().read)
+        config = self.settings.metrics
+        if config.enabled:
+            self._metrics_server, _ = start_http_server(
+                config.port, config.host, registry=self.metrics.registry
+            )
+            self.metrics_port = self._metrics_server.server_port
 
     async def _load_models(self) -> None:
         await self.engine.load()
@@ -96,3 +141,5 @@ class CantataServer:
         if self._server is not None:
             await self._server.stop(grace)
         await self.engine.close()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()

@@ -1,9 +1,14 @@
-"""The TextToSpeech gRPC service: translates at the edge and maps errors; nothing else."""
+"""The TextToSpeech gRPC service: translates at the edge, maps errors to status codes, and for
+every call records its metrics and writes one log line. Nothing else."""
 
+import asyncio
+import math
 import re
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import NoReturn, TypeVar
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any
 
 import grpc
 import structlog
@@ -12,17 +17,18 @@ from cantata.tts.v1 import tts_pb2 as pb
 from cantata.tts.v1 import tts_pb2_grpc
 from server.api import convert
 from server.api.status import status_code
-from server.engine.engine import Engine, SynthesisStream
+from server.engine.engine import Engine
 from server.engine.request import SynthesisStats
-from server.errors import CantataError
+from server.errors import CantataError, ResourceExhausted
 
 log = structlog.get_logger(__name__)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-T = TypeVar("T")
+RETRY_PUSHBACK_KEY = "grpc-retry-pushback-ms"
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def request_id_of(context: grpc.aio.ServicerContext[object, object]) -> str:
+def request_id_of(context: Context) -> str:
     """The caller's x-request-id if it is a sane token, else a new one."""
     for key, value in context.invocation_metadata() or ():
         if key == "x-request-id" and isinstance(value, str) and _REQUEST_ID.match(value):
@@ -30,92 +36,119 @@ def request_id_of(context: grpc.aio.ServicerContext[object, object]) -> str:
     return uuid.uuid4().hex
 
 
-async def _abort(
-    context: grpc.aio.ServicerContext[object, object], error: Exception, request_id: str
-) -> NoReturn:
-    if isinstance(error, CantataError):
-        log.info(
-            "request_refused", request_id=request_id, error=type(error).__name__, reason=str(error)
+class _Call:
+    """The life of one RPC. On the way out: the status, the metrics, one log line (never the
+    text, only its length), and for errors the abort with the mapped status code."""
+
+    def __init__(self, engine: Engine, context: Context, rpc: str, model: str, characters: int):
+        self.request_id = request_id_of(context)
+        self.stats: SynthesisStats | None = None
+        remaining = context.time_remaining()
+        self.deadline = None if remaining is None else time.monotonic() + remaining
+        self._engine = engine
+        self._context = context
+        self._rpc = rpc
+        self._model = model or engine.default_model
+        self._characters = characters
+        self._began = time.perf_counter()
+
+    async def __aenter__(self) -> "_Call":
+        await self._context.send_initial_metadata((("x-request-id", self.request_id),))
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: TracebackType | None
+    ) -> None:
+        code, message = self._outcome(error)
+        model = self._model if self._model in self._engine.models else "unknown"
+        metrics = self._engine.metrics
+        metrics.requests.labels(self._rpc, model, code.name).inc()
+        metrics.request_duration.labels(self._rpc, model).observe(time.perf_counter() - self._began)
+        self._log(code, message)
+        if isinstance(error, ResourceExhausted) and error.retry_after_seconds is not None:
+            pushback = str(math.ceil(error.retry_after_seconds * 1000))
+            self._context.set_trailing_metadata(((RETRY_PUSHBACK_KEY, pushback),))
+        if isinstance(error, Exception):
+            await self._context.abort(code, message)
+
+    def _outcome(self, error: BaseException | None) -> tuple[grpc.StatusCode, str]:
+        if error is None:
+            return grpc.StatusCode.OK, ""
+        if isinstance(error, asyncio.CancelledError | GeneratorExit):  # client gone, or deadline
+            expired = self.deadline is not None and time.monotonic() >= self.deadline
+            return (grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED), ""
+        if isinstance(error, CantataError):
+            return status_code(error), str(error)
+        log.error(
+            "internal_error",
+            request_id=self.request_id,
+            rpc=self._rpc,
+            exc_info=(type(error), error, error.__traceback__),
         )
-        await context.abort(status_code(error), str(error))
-    log.exception("internal_error", request_id=request_id)
-    await context.abort(grpc.StatusCode.INTERNAL, f"internal error; request id {request_id}")
+        return grpc.StatusCode.INTERNAL, f"internal error; request id {self.request_id}"
+
+    def _log(self, code: grpc.StatusCode, message: str) -> None:
+        fields: dict[str, Any] = {
+            "request_id": self.request_id,
+            "rpc": self._rpc,
+            "model": self._model,
+            "status": code.name,
+            "duration_seconds": round(time.perf_counter() - self._began, 4),
+        }
+        if self._characters:
+            fields["characters"] = self._characters
+        if self.stats is not None:
+            fields.update(
+                voice=self.stats.voice,
+                audio_seconds=round(self.stats.audio_seconds, 3),
+                real_time_factor=round(self.stats.real_time_factor, 4),
+                time_to_first_audio_seconds=round(self.stats.time_to_first_audio_seconds, 4),
+            )
+        if message:
+            fields["error"] = message
+        log.info("request_done", **fields)
 
 
 class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    async def _guard(
-        self,
-        context: grpc.aio.ServicerContext[object, object],
-        request_id: str,
-        call: Callable[[], Awaitable[T]],
-    ) -> T:
-        try:
-            return await call()
-        except Exception as error:
-            await _abort(context, error, request_id)
+    def _call(self, context: Context, rpc: str, request: pb.SynthesizeRequest) -> _Call:
+        return _Call(self._engine, context, rpc, request.model, len(request.text))
 
     async def Synthesize(  # noqa: N802 - the gRPC method name
-        self, request: pb.SynthesizeRequest, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.SynthesizeRequest, context: Context
     ) -> pb.SynthesizeResponse:
-        request_id = request_id_of(context)
-        await context.send_initial_metadata((("x-request-id", request_id),))
-
-        async def call() -> pb.SynthesizeResponse:
-            result = await self._engine.synthesize(convert.request_from_proto(request, request_id))
-            _log_completion(result.stats, len(request.text))
+        async with self._call(context, "Synthesize", request) as call:
+            result = await self._engine.synthesize(
+                convert.request_from_proto(request, call.request_id), call.deadline
+            )
+            call.stats = result.stats
             return pb.SynthesizeResponse(
                 audio=result.audio,
                 info=convert.info_to_proto(result.info),
                 stats=convert.stats_to_proto(result.stats),
             )
 
-        return await self._guard(context, request_id, call)
-
     async def StreamSynthesize(  # noqa: N802 - the gRPC method name
-        self, request: pb.SynthesizeRequest, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.SynthesizeRequest, context: Context
     ) -> AsyncIterator[pb.SynthesizeStreamResponse]:
-        request_id = request_id_of(context)
-        await context.send_initial_metadata((("x-request-id", request_id),))
-        try:
-            stream: SynthesisStream = self._engine.open_stream(
-                convert.request_from_proto(request, request_id)
+        async with self._call(context, "StreamSynthesize", request) as call:
+            stream = self._engine.open_stream(
+                convert.request_from_proto(request, call.request_id), call.deadline
             )
             yield pb.SynthesizeStreamResponse(info=convert.info_to_proto(stream.info))
             async for data in stream:
                 yield pb.SynthesizeStreamResponse(audio=data)
-        except Exception as error:
-            await _abort(context, error, request_id)
-        assert stream.stats is not None
-        _log_completion(stream.stats, len(request.text))
-        yield pb.SynthesizeStreamResponse(stats=convert.stats_to_proto(stream.stats))
+            assert stream.stats is not None
+            call.stats = stream.stats
+            yield pb.SynthesizeStreamResponse(stats=convert.stats_to_proto(stream.stats))
 
     async def ListVoices(  # noqa: N802 - the gRPC method name
-        self, request: pb.ListVoicesRequest, context: grpc.aio.ServicerContext[object, object]
+        self, request: pb.ListVoicesRequest, context: Context
     ) -> pb.ListVoicesResponse:
-        request_id = request_id_of(context)
-
-        async def call() -> pb.ListVoicesResponse:
-            voices = self._engine.voices(request.model)
+        async with _Call(self._engine, context, "ListVoices", request.model, 0):
             return pb.ListVoicesResponse(
-                voices=[convert.voice_to_proto(v) for v in voices],
+                voices=[convert.voice_to_proto(v) for v in self._engine.voices(request.model)],
                 default_model=self._engine.default_model,
             )
-
-        return await self._guard(context, request_id, call)
-
-
-def _log_completion(stats: SynthesisStats, characters: int) -> None:
-    """One line per synthesis; the text itself is never logged, only its length."""
-    log.info(
-        "synthesis_done",
-        request_id=stats.request_id,
-        model=stats.model,
-        voice=stats.voice,
-        characters=characters,
-        audio_seconds=round(stats.audio_seconds, 3),
-        real_time_factor=round(stats.real_time_factor, 4),
-        time_to_first_audio_seconds=round(stats.time_to_first_audio_seconds, 4),
-    )

@@ -14,7 +14,14 @@ from server.config import Settings
 from server.engine.model_host import JobRun, ModelHost, ModelState
 from server.engine.request import AudioInfo, SynthesisRequest, SynthesisResult, SynthesisStats
 from server.engine.validation import PreparedRequest, prepare
-from server.errors import CantataError, DeviceError, NotFound, ResourceExhausted
+from server.errors import (
+    CantataError,
+    DeadlineExceeded,
+    DeviceError,
+    NotFound,
+    ResourceExhausted,
+)
+from server.observability.metrics import Metrics
 
 
 @dataclass(frozen=True)
@@ -31,9 +38,16 @@ class SynthesisStream:
     passed deadline) stops the runtime at its next chunk."""
 
     def __init__(
-        self, host: ModelHost, prepared: PreparedRequest, request_id: str, received: float
+        self,
+        host: ModelHost,
+        prepared: PreparedRequest,
+        request_id: str,
+        received: float,
+        deadline: float | None,
+        streaming: bool,
     ) -> None:
         self.request_id = request_id
+        self.streaming = streaming
         self.prepared = prepared
         self.info = AudioInfo(sample_rate_hz=prepared.output_rate, encoding=prepared.encoding)
         self.stats: SynthesisStats | None = None
@@ -42,7 +56,7 @@ class SynthesisStream:
         self._pipeline = AudioPipeline(
             prepared.voice.sample_rate_hz, prepared.output_rate, prepared.encoding
         )
-        self._run: JobRun = host.run(prepared.job, self._limited(), self._pipeline.finish)
+        self._run: JobRun = host.run(prepared.job, self._limited(), self._pipeline.finish, deadline)
 
     def _limited(self) -> Callable[[Pcm], bytes | None]:
         """Renders chunks until the request's max_audio_seconds, then says stop (None)."""
@@ -94,29 +108,41 @@ class SynthesisStream:
             request_id=self.request_id,
             time_to_first_audio_seconds=(first_audio or time.perf_counter()) - self._received,
         )
+        self._record(self.stats)
+
+    def _record(self, stats: SynthesisStats) -> None:
+        metrics, model = self._host.metrics, stats.model
+        metrics.real_time_factor.labels(model, stats.runtime, stats.device).observe(
+            stats.real_time_factor
+        )
+        metrics.audio_seconds.labels(model).inc(stats.audio_seconds)
+        metrics.characters.labels(model).inc(self.prepared.characters)
+        if self.streaming:
+            metrics.time_to_first_audio.labels(model).observe(stats.time_to_first_audio_seconds)
 
     def finalize_whole(self, audio: bytes) -> bytes:
         return self._pipeline.finalize_whole(audio)
 
 
 class Engine:
-    def __init__(self, settings: Settings, hosts: list[ModelHost]) -> None:
+    def __init__(self, settings: Settings, hosts: list[ModelHost], metrics: Metrics) -> None:
         self.settings = settings
         self.models = {host.name: host for host in hosts}
+        self.metrics = metrics
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Engine":
+    def from_settings(cls, settings: Settings, metrics: Metrics) -> "Engine":
         hosts = []
         for model in settings.models:
             try:
                 factory = find_runtime(model.runtime)
             except CantataError as error:
-                host = ModelHost(model, None)
+                host = ModelHost(model, None, metrics)
                 host.mark_failed(error)
             else:
-                host = ModelHost(model, factory)
+                host = ModelHost(model, factory, metrics)
             hosts.append(host)
-        return cls(settings, hosts)
+        return cls(settings, hosts, metrics)
 
     async def load(self) -> None:
         """Loads every model at once; failures are recorded per model, never raised."""
@@ -145,11 +171,16 @@ class Engine:
             for index, voice in enumerate(host.voices())
         ]
 
-    def open_stream(self, request: SynthesisRequest) -> SynthesisStream:
+    def open_stream(
+        self, request: SynthesisRequest, deadline: float | None = None, streaming: bool = True
+    ) -> SynthesisStream:
         """Validates and starts a synthesis; every bad request is rejected here, before any
-        audio is sent."""
+        audio is sent. `deadline` is on time.monotonic()'s clock."""
         received = time.perf_counter()
         host = self.model(request.model)
+        if deadline is not None and time.monotonic() >= deadline:
+            self.metrics.rejected.labels(host.name, "deadline").inc()
+            raise DeadlineExceeded("the deadline passed before the request arrived")
         host.require_ready()
         voices = host.voices()
         voice = host.voice(request.voice) if request.voice else voices[0]
@@ -158,18 +189,14 @@ class Engine:
                 f"model {host.name!r} has no voice {request.voice!r};"
                 f" voices: {', '.join(v.id for v in voices)}"
             )
-        prepared = prepare(
-            request,
-            host.name,
-            voice,
-            self.settings.max_text_chars,
-            self.settings.max_segment_chars,
-        )
+        prepared = prepare(request, host.name, voice, self.settings)
         request_id = request.request_id or uuid.uuid4().hex
-        return SynthesisStream(host, prepared, request_id, received)
+        return SynthesisStream(host, prepared, request_id, received, deadline, streaming)
 
-    async def synthesize(self, request: SynthesisRequest) -> SynthesisResult:
-        stream = self.open_stream(request)
+    async def synthesize(
+        self, request: SynthesisRequest, deadline: float | None = None
+    ) -> SynthesisResult:
+        stream = self.open_stream(request, deadline, streaming=False)
         audio = b"".join([data async for data in stream])
         assert stream.stats is not None
         return SynthesisResult(stream.finalize_whole(audio), stream.info, stream.stats)

@@ -14,16 +14,25 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Final
 
+import psutil
 import structlog
 
 from runtimes.base import Pcm, Runtime, RuntimeFactory, SynthesisJob, Voice
 from server.config import ModelSettings
-from server.errors import CantataError, ModelLoadError, ResourceExhausted, Unavailable
+from server.errors import (
+    CantataError,
+    DeadlineExceeded,
+    ModelLoadError,
+    ResourceExhausted,
+    Unavailable,
+)
+from server.observability.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
 _QUEUE_CHUNKS: Final = 2
 _CANCEL_POLL_SECONDS: Final = 0.05
+_JOB_SECONDS_SMOOTHING: Final = 0.2
 
 
 class ModelState(enum.Enum):
@@ -37,6 +46,8 @@ class ModelState(enum.Enum):
 class ModelCounters:
     """Updated from worker threads under a lock; read for tests, health and metrics."""
 
+    admitted: int = 0
+    """Accepted and not yet finished: running plus queued, counted from admission."""
     queued: int = 0
     running: int = 0
     started: int = 0
@@ -78,6 +89,7 @@ class JobRun:
         chunks: Callable[[], Iterator[Pcm]],
         render: Callable[[Pcm], bytes | None],
         finish: Callable[[], bytes],
+        deadline: float | None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[bytes | BaseException | _End] = asyncio.Queue(_QUEUE_CHUNKS)
@@ -87,8 +99,9 @@ class JobRun:
         self._render = render
         self._finish = finish
         self._done = False
+        self._deadline = deadline
         self.produced = Produced()
-        host.counters.add(queued=1)
+        host.counters.add(queued=1, admitted=1)
         self._loop.run_in_executor(host.executor, self._produce)
 
     def _deliver(self, item: bytes | BaseException | _End) -> bool:
@@ -109,18 +122,32 @@ class JobRun:
     def _produce(self) -> None:
         counters = self._host.counters
         counters.add(queued=-1)
-        if self._cancel.is_set():
-            counters.add(cancelled=1)
-            return
+        try:
+            if self._cancel.is_set():
+                counters.add(cancelled=1)
+            elif self._deadline is not None and time.monotonic() >= self._deadline:
+                # Its deadline passed while it waited: starting it would only waste the worker.
+                counters.add(cancelled=1)
+                self._host.metrics.rejected.labels(self._host.name, "deadline").inc()
+                self._deliver(DeadlineExceeded("the deadline passed while the request waited"))
+            else:
+                self._synthesize()
+        finally:
+            counters.add(admitted=-1)
+            self._deliver(_END)
+
+    def _synthesize(self) -> None:
+        counters = self._host.counters
         counters.add(started=1, running=1)
+        began = time.monotonic()
         outcome = "cancelled"
         chunks: Iterator[Pcm] | None = None
         try:
             chunks = self._chunks()
             while not self._cancel.is_set():
-                began = time.perf_counter()
+                started = time.perf_counter()
                 chunk = next(chunks, None)
-                self.produced.compute_seconds += time.perf_counter() - began
+                self.produced.compute_seconds += time.perf_counter() - started
                 if chunk is None:
                     break
                 counters.add(chunks=1, chunks_after_cancel=int(self._cancel.is_set()))
@@ -137,8 +164,9 @@ class JobRun:
         finally:
             if chunks is not None and hasattr(chunks, "close"):
                 chunks.close()
+            if outcome == "completed":
+                self._host.record_job_seconds(time.monotonic() - began)
             counters.add(running=-1, **{outcome: 1})
-            self._deliver(_END)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
@@ -163,8 +191,11 @@ class JobRun:
 
 
 class ModelHost:
-    def __init__(self, settings: ModelSettings, factory: RuntimeFactory | None) -> None:
+    def __init__(
+        self, settings: ModelSettings, factory: RuntimeFactory | None, metrics: Metrics
+    ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.name = settings.name
         self.runtime_name = settings.runtime
         self.state = ModelState.LOADING
@@ -177,9 +208,32 @@ class ModelHost:
         self._runtime: Runtime | None = None
         self._voices: dict[str, Voice] = {}
         self.load_seconds = 0.0
+        self.memory_bytes: int | None = None
+        self._mean_job_seconds = 1.0
+
+    @property
+    def ready(self) -> bool:
+        return self.state is ModelState.READY
+
+    @property
+    def running(self) -> int:
+        return self.counters.running
+
+    @property
+    def queued(self) -> int:
+        return self.counters.queued
+
+    def record_job_seconds(self, seconds: float) -> None:
+        self._mean_job_seconds += _JOB_SECONDS_SMOOTHING * (seconds - self._mean_job_seconds)
+
+    def retry_after_seconds(self) -> float:
+        """A fair guess at when a slot frees up: the queue ahead, at the recent pace."""
+        ahead = self.counters.admitted
+        return max(0.1, self._mean_job_seconds * ahead / self.settings.concurrency)
 
     def require_ready(self) -> Runtime:
         if self._runtime is None or self.state is not ModelState.READY:
+            self.metrics.rejected.labels(self.name, "not_ready").inc()
             detail = f": {self.failure}" if self.failure else ""
             raise Unavailable(f"model {self.name!r} is {self.state.value}{detail}")
         return self._runtime
@@ -192,6 +246,7 @@ class ModelHost:
         """Creates and loads the runtime on a worker thread. A failure marks the model failed
         with its reason; it never raises, so other models keep loading."""
         began = time.perf_counter()
+        resident_before = psutil.Process().memory_info().rss
         try:
             self._runtime = await asyncio.get_running_loop().run_in_executor(
                 self.executor, self._create_and_load
@@ -205,6 +260,7 @@ class ModelHost:
             )
             return
         self.load_seconds = time.perf_counter() - began
+        self.memory_bytes = self._memory_bytes(resident_before)
         self.state = ModelState.READY
         log.info(
             "model_ready",
@@ -214,6 +270,16 @@ class ModelHost:
             voices=len(self._voices),
             load_seconds=round(self.load_seconds, 3),
         )
+
+    def _memory_bytes(self, resident_before: int) -> int | None:
+        """What the runtime says it holds, or for CPU models what loading it added to this
+        process (an estimate when several models load at once)."""
+        reported = getattr(self._runtime, "memory_bytes", None)
+        if callable(reported):
+            return int(reported())
+        if self.device == "cpu":
+            return max(0, int(psutil.Process().memory_info().rss) - resident_before)
+        return None
 
     def _create_and_load(self) -> Runtime:
         if self._factory is None:
@@ -238,13 +304,18 @@ class ModelHost:
         job: SynthesisJob,
         render: Callable[[Pcm], bytes | None],
         finish: Callable[[], bytes],
+        deadline: float | None = None,
     ) -> JobRun:
         runtime = self.require_ready()
-        if self.counters.queued >= self.settings.max_queue:
+        capacity = self.settings.concurrency + self.settings.max_queue
+        if self.counters.admitted >= capacity:
+            self.metrics.rejected.labels(self.name, "queue_full").inc()
             raise ResourceExhausted(
-                f"model {self.name!r} is busy: {self.counters.queued} requests are waiting"
+                f"model {self.name!r} is busy: {self.settings.concurrency} running and "
+                f"{self.settings.max_queue} waiting",
+                retry_after_seconds=self.retry_after_seconds(),
             )
-        return JobRun(self, lambda: runtime.synthesize(job), render, finish)
+        return JobRun(self, lambda: runtime.synthesize(job), render, finish, deadline)
 
     async def close(self) -> None:
         runtime, self._runtime = self._runtime, None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from runtimes.base import SamplingParams, SynthesisJob, Voice, VoicePrompt
 from server.audio import AudioEncoding, check_sample_rate, default_sample_rate
 from server.audio.decode import decode_audio
+from server.config import Settings
 from server.engine.request import SynthesisRequest
 from server.engine.text import normalize, split_segments
 from server.errors import InvalidArgument, NotFound
@@ -31,11 +32,11 @@ def supported_sampling_params(voice: Voice) -> frozenset[str]:
 
 
 def prepare(
-    request: SynthesisRequest, model: str, voice: Voice, max_text_chars: int, max_segment_chars: int
+    request: SynthesisRequest, model: str, voice: Voice, limits: Settings
 ) -> PreparedRequest:
-    if len(request.text) > max_text_chars:
+    if len(request.text) > limits.max_text_chars:
         raise InvalidArgument(
-            f"text is {len(request.text)} characters long; the limit is {max_text_chars}"
+            f"text is {len(request.text)} characters long; the limit is {limits.max_text_chars}"
         )
     text = normalize(request.text)
     if not text:
@@ -44,10 +45,10 @@ def prepare(
         request.encoding, voice.sample_rate_hz
     )
     check_sample_rate(request.encoding, output_rate)
-    prompt = _prompt(request, model, voice)
+    prompt = _prompt(request, model, voice, limits)
     _check_sampling(request.sampling, model, voice)
     job = SynthesisJob(
-        segments=tuple(split_segments(text, max_segment_chars)),
+        segments=tuple(split_segments(text, limits.max_segment_chars)),
         voice=voice.id,
         speaker=_speaker(request.speaker, model, voice),
         speed=_speed(request.speed, model, voice),
@@ -81,7 +82,9 @@ def _speaker(speaker: str, model: str, voice: Voice) -> str | None:
     return speaker
 
 
-def _prompt(request: SynthesisRequest, model: str, voice: Voice) -> VoicePrompt | None:
+def _prompt(
+    request: SynthesisRequest, model: str, voice: Voice, limits: Settings
+) -> VoicePrompt | None:
     given = [name for name in ("prompt_audio", "prompt_text") if getattr(request, name)]
     if not given:
         return None
@@ -91,7 +94,17 @@ def _prompt(request: SynthesisRequest, model: str, voice: Voice) -> VoicePrompt 
         )
     if not request.prompt_audio:
         raise InvalidArgument("prompt_text was given without prompt_audio")
+    if len(request.prompt_audio) > limits.max_prompt_audio_bytes:
+        raise InvalidArgument(
+            f"prompt_audio is {len(request.prompt_audio)} bytes; "
+            f"the limit is {limits.max_prompt_audio_bytes}"
+        )
     audio, rate = decode_audio(request.prompt_audio, "prompt_audio")
+    if audio.size / rate > limits.max_prompt_audio_seconds:
+        raise InvalidArgument(
+            f"prompt_audio is {audio.size / rate:.1f} seconds long; "
+            f"the limit is {limits.max_prompt_audio_seconds:g}"
+        )
     return VoicePrompt(audio=audio, sample_rate_hz=rate, text=normalize(request.prompt_text))
 
 

@@ -42,6 +42,7 @@ def server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
         yaml.safe_dump(
             {
                 "port": 0,
+                "metrics": {"port": 0},
                 "models": [
                     {"name": "piper", "runtime": "piper"},
                     {
@@ -138,16 +139,26 @@ def test_sigterm_exits_cleanly_with_one_log_line_per_request(
     server_process.process.send_signal(signal.SIGTERM)
     assert server_process.process.wait(timeout=30) == 0
     server_process.read_logs()
-    done = [line for line in server_process.log_lines if line["event"] == "synthesis_done"]
-    assert len(done) == 2
+    done = [line for line in server_process.log_lines if line["event"] == "request_done"]
+    # Two CLI `say` calls, one `voices`, one `say` with an unknown voice.
+    assert sorted((line["rpc"], line["status"]) for line in done) == [
+        ("ListVoices", "OK"),
+        ("StreamSynthesize", "NOT_FOUND"),
+        ("StreamSynthesize", "OK"),
+        ("StreamSynthesize", "OK"),
+    ]
     for line in done:
-        assert {
-            "request_id",
-            "model",
-            "voice",
-            "characters",
-            "audio_seconds",
-            "real_time_factor",
-            "time_to_first_audio_seconds",
-        } <= line.keys()
+        if line["rpc"] == "StreamSynthesize" and line["status"] == "OK":
+            assert {
+                "request_id",
+                "model",
+                "voice",
+                "characters",
+                "audio_seconds",
+                "real_time_factor",
+                "time_to_first_audio_seconds",
+            } <= line.keys()
+    refused = next(line for line in done if line["status"] == "NOT_FOUND")
+    assert "nobody" in str(refused["error"])
+    assert refused["characters"] == 2
     assert not any("Hello there" in json.dumps(line) for line in server_process.log_lines)
