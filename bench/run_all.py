@@ -11,12 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import concurrency, first_audio, overhead
+from bench import concurrency, first_audio, operations_overhead, overhead
 
 BENCHMARKS: dict[str, Callable[[], dict[str, Any]]] = {
     "overhead": overhead.run,
     "first_audio": first_audio.run,
     "concurrency": concurrency.run,
+    "operations_overhead": operations_overhead.run,
 }
 
 

@@ -48,13 +48,16 @@ def _wait(ready: Any, what: str, timeout: float = 120) -> None:
 
 
 @contextmanager
-def cantata(models: list[dict[str, Any]] | None = None) -> Iterator[str]:
+def cantata(models: list[dict[str, Any]] | None = None, **settings: Any) -> Iterator[str]:
+    """A server with the given models and settings; by default, Piper with metrics, auth and
+    per-request logs off (the core alone)."""
     port = free_port()
     config = {
         "port": port,
         "log_level": "warning",
-        "metrics": {"port": 0},
+        "metrics": {"enabled": False},
         "models": models or [{"name": "piper", "runtime": "piper", "concurrency": 2}],
+        **settings,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as file:
         yaml.safe_dump(config, file)

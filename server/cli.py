@@ -43,16 +43,16 @@ def serve(args: argparse.Namespace) -> int:
 async def _run(settings: Settings) -> int:
     from server.api.server import CantataServer
 
-    server = CantataServer(settings)
+    try:
+        server = CantataServer(settings)
+        await server.start()
+    except (ConfigError, OSError) as error:
+        print(f"cantata: {error}", file=sys.stderr)
+        return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    try:
-        await server.start()
-    except OSError as error:
-        print(f"cantata: {error}", file=sys.stderr)
-        return 1
     await stop.wait()
     await server.stop(settings.drain_grace_seconds)
     return 0

@@ -27,6 +27,13 @@ FAULTY = {
     "concurrency": 1,
     "options": {"chunk_seconds": 0.02},
 }
+NARROW = {
+    "name": "narrow",
+    "runtime": "tests.fakes:FaultRuntime",
+    "concurrency": 1,
+    "max_queue": 1,
+    "options": {"chunk_seconds": 0.05},
+}
 FRAGILE = {"name": "fragile", "runtime": "tests.fakes:FaultRuntime"}
 BROKEN = {"name": "broken", "runtime": "piper", "options": {"voices_dir": "/nonexistent"}}
 
@@ -68,7 +75,7 @@ def running_server() -> Iterator[RunningServer]:
         {
             "port": 0,
             "metrics": {"port": 0},
-            "models": [PIPER_DETERMINISTIC, FAULTY, FRAGILE, BROKEN],
+            "models": [PIPER_DETERMINISTIC, FAULTY, NARROW, FRAGILE, BROKEN],
             "max_text_chars": 2000,
         }
     )

@@ -131,15 +131,26 @@ class CantataServer:
         if self._loading is not None:
             await self._loading
 
-    async def stop(self, grace: float | None = None) -> None:
-        """Refuses new calls, lets running ones finish within `grace` seconds, then unloads."""
+    async def stop(self, grace: float = 0.0) -> None:
+        """Drains, then stops: health turns NOT_SERVING (and keeps answering, so probes see it),
+        new syntheses are refused with UNAVAILABLE, and running ones get up to `grace` seconds to
+        finish before the server cancels what is left and unloads the models."""
+        log.info("draining", grace_seconds=grace)
         await self.health.enter_graceful_shutdown()
+        self.engine.draining = True
         if self._loading is not None:
             self._loading.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loading
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        # Worker threads, not coroutines, change `busy`: there is no event to await, so poll.
+        while self.engine.busy and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
         if self._server is not None:
-            await self._server.stop(grace)
+            # Streams whose audio is all made may still be sending it: they get the rest.
+            await self._server.stop(max(0.0, deadline - loop.time()))
         await self.engine.close()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
+        log.info("stopped")

@@ -20,6 +20,7 @@ from server.errors import (
     DeviceError,
     NotFound,
     ResourceExhausted,
+    Unavailable,
 )
 from server.observability.metrics import Metrics
 
@@ -129,6 +130,7 @@ class Engine:
         self.settings = settings
         self.models = {host.name: host for host in hosts}
         self.metrics = metrics
+        self.draining = False
 
     @classmethod
     def from_settings(cls, settings: Settings, metrics: Metrics) -> "Engine":
@@ -152,6 +154,10 @@ class Engine:
 
     async def close(self) -> None:
         await asyncio.gather(*(host.close() for host in self.models.values()))
+
+    @property
+    def busy(self) -> bool:
+        return any(host.counters.admitted for host in self.models.values())
 
     @property
     def default_model(self) -> str:
@@ -178,6 +184,9 @@ class Engine:
         audio is sent. `deadline` is on time.monotonic()'s clock."""
         received = time.perf_counter()
         host = self.model(request.model)
+        if self.draining:
+            self.metrics.rejected.labels(host.name, "draining").inc()
+            raise Unavailable("the server is shutting down; retry on another instance")
         if deadline is not None and time.monotonic() >= deadline:
             self.metrics.rejected.labels(host.name, "deadline").inc()
             raise DeadlineExceeded("the deadline passed before the request arrived")

@@ -123,13 +123,13 @@ class JobRun:
         counters = self._host.counters
         counters.add(queued=-1)
         try:
-            if self._cancel.is_set():
-                counters.add(cancelled=1)
-            elif self._deadline is not None and time.monotonic() >= self._deadline:
+            if self._deadline is not None and time.monotonic() >= self._deadline:
                 # Its deadline passed while it waited: starting it would only waste the worker.
                 counters.add(cancelled=1)
                 self._host.metrics.rejected.labels(self._host.name, "deadline").inc()
                 self._deliver(DeadlineExceeded("the deadline passed while the request waited"))
+            elif self._cancel.is_set():
+                counters.add(cancelled=1)
             else:
                 self._synthesize()
         finally:

@@ -31,9 +31,7 @@ def delta(before: Samples, after: Samples) -> Callable[..., float]:
     return lambda name, **labels: value(after, name, **labels) - value(before, name, **labels)
 
 
-def test_counts_and_sums_match_the_responses(
-    running_server: RunningServer, client: Client
-) -> None:
+def test_counts_and_sums_match_the_responses(running_server: RunningServer, client: Client) -> None:
     before = scrape(running_server)
     texts = ["One small sentence.", "Two sentences here. And a second one!", "Three."]
     unary = [client.synthesize(text, encoding=Encoding.PCM) for text in texts]
@@ -50,8 +48,9 @@ def test_counts_and_sums_match_the_responses(
     ok = {"model": "piper", "code": "OK"}
     assert d("cantata_requests_total", rpc="Synthesize", **ok) == 3
     assert d("cantata_requests_total", rpc="StreamSynthesize", **ok) == 2
-    assert d("cantata_requests_total", rpc="Synthesize", model="piper",
-             code="INVALID_ARGUMENT") == 1
+    assert (
+        d("cantata_requests_total", rpc="Synthesize", model="piper", code="INVALID_ARGUMENT") == 1
+    )
     assert d("cantata_requests_total", rpc="Synthesize", model="unknown", code="NOT_FOUND") == 1
     assert d("cantata_request_duration_seconds_count", rpc="Synthesize", model="piper") == 4
 
