@@ -22,6 +22,14 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pem]:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
+def tls_settings(pki: dict[str, Pem], **extra: object) -> Settings:
+    auth = extra.pop("auth", {})
+    tls = {"cert_file": str(pki["server"].cert), "key_file": str(pki["server"].key), **extra}
+    return Settings.model_validate(
+        {"port": 0, "metrics": {"port": 0}, "models": [PIPER], "tls": tls, "auth": auth}
+    )
+
+
 @pytest.fixture(scope="module")
 def tls_server(
     pki: dict[str, Pem], tmp_path_factory: pytest.TempPathFactory
@@ -29,42 +37,17 @@ def tls_server(
     """TLS, with one key from a file and one from the environment."""
     keys_file = tmp_path_factory.mktemp("keys") / "api-keys"
     keys_file.write_text(f"# operators' keys\n{KEYS[0]}\n\n")
+    auth = {"api_keys_file": str(keys_file), "api_keys_env": "CANTATA_TEST_KEYS"}
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CANTATA_TEST_KEYS", KEYS[1])
-        running = start_server(
-            Settings.model_validate(
-                {
-                    "port": 0,
-                    "metrics": {"port": 0},
-                    "models": [PIPER],
-                    "tls": {
-                        "cert_file": str(pki["server"].cert),
-                        "key_file": str(pki["server"].key),
-                    },
-                    "auth": {"api_keys_file": str(keys_file), "api_keys_env": "CANTATA_TEST_KEYS"},
-                }
-            )
-        )
+        running = start_server(tls_settings(pki, auth=auth))
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="module")
 def mtls_server(pki: dict[str, Pem]) -> Iterator[RunningServer]:
-    running = start_server(
-        Settings.model_validate(
-            {
-                "port": 0,
-                "metrics": {"port": 0},
-                "models": [PIPER],
-                "tls": {
-                    "cert_file": str(pki["server"].cert),
-                    "key_file": str(pki["server"].key),
-                    "client_ca_file": str(pki["ca"].cert),
-                },
-            }
-        )
-    )
+    running = start_server(tls_settings(pki, client_ca_file=str(pki["ca"].cert)))
     yield running
     running.stop()
 
