@@ -74,6 +74,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=50051, ge=0, le=65535)
+    health_port: int | None = Field(default=None, ge=0, le=65535)
+    """If set, grpc.health.v1 alone is also served here in plaintext, for probes that cannot
+    speak TLS (the kubelet's gRPC probes)."""
     default_model: str = ""
     """The model for requests that name none; empty means the first configured model."""
     max_text_chars: int = Field(default=5000, ge=1)

@@ -28,6 +28,10 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+LIVENESS = "liveness"
+"""A health service that is SERVING while the process runs, whatever its models' state."""
+
+
 def model_health_name(model: str) -> str:
     """The grpc.health.v1 service name that reports one model's readiness."""
     return f"models/{model}"
@@ -52,6 +56,8 @@ class CantataServer:
         self.health = HealthServicer()
         self.port = 0
         self.metrics_port = 0
+        self.health_port = 0
+        self._health_server: grpc.aio.Server | None = None
         self._api_keys = load_api_keys(settings.auth)
         self._server: grpc.aio.Server | None = None
         self._metrics_server: Any = None
@@ -83,6 +89,7 @@ class CantataServer:
         )
         for name in ("", TTS_SERVICE, *map(model_health_name, self.engine.models)):
             await self.health.set(name, NOT_SERVING)
+        await self.health.set(LIVENESS, SERVING)
         address = f"{self.settings.host}:{self.settings.port}"
         tls = self.settings.tls
         self.port = (
@@ -94,6 +101,7 @@ class CantataServer:
             raise OSError(f"cannot listen on {address}")
         await server.start()
         self._server = server
+        await self._start_health_port()
         self._start_metrics()
         log.info(
             "listening",
@@ -104,6 +112,18 @@ class CantataServer:
         )
         self._loading = asyncio.create_task(self._load_models())
         return self.port
+
+    async def _start_health_port(self) -> None:
+        if self.settings.health_port is None:
+            return
+        server = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        address = f"{self.settings.host}:{self.settings.health_port}"
+        self.health_port = server.add_insecure_port(address)
+        if self.health_port == 0:
+            raise OSError(f"cannot listen on {address}")
+        await server.start()
+        self._health_server = server
 
     def _start_metrics(self) -> None:
         self.metrics.watch(self.engine.models.values, devices.discover().read)
@@ -150,6 +170,8 @@ class CantataServer:
         if self._server is not None:
             # Streams whose audio is all made may still be sending it: they get the rest.
             await self._server.stop(max(0.0, deadline - loop.time()))
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         await self.engine.close()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()

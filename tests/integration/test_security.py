@@ -8,6 +8,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from cantata.tts.v1 import tts_pb2, tts_pb2_grpc
 from cantata_client import Client, UnauthenticatedError, UnavailableError
 from server.config import Settings
 from tests.certificates import Pem, make_pki
@@ -156,3 +157,23 @@ def test_bad_key_settings_fail_at_start_up(tmp_path: Path) -> None:
     empty.write_text("# nothing here\n")
     with pytest.raises(ConfigError, match="none were found"):
         load_api_keys(AuthSettings(api_keys_file=empty))
+
+
+def test_probes_reach_health_in_plaintext_beside_a_tls_port(pki: dict[str, Pem]) -> None:
+    settings = tls_settings(pki).model_copy(update={"health_port": 0})
+    running = start_server(settings)
+    try:
+        target = f"127.0.0.1:{running.server.health_port}"
+        with grpc.insecure_channel(target) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            for service in ("", "liveness", "models/piper"):
+                response = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+                assert response.status == health_pb2.HealthCheckResponse.SERVING
+            # Only health is there: the speech service stays behind TLS.
+            with pytest.raises(grpc.RpcError) as caught:
+                tts_pb2_grpc.TextToSpeechStub(channel).ListVoices(
+                    tts_pb2.ListVoicesRequest(), timeout=10
+                )
+            assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
+    finally:
+        running.stop()

@@ -8,6 +8,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import BinaryIO
 
+import grpc
+
 from cantata_client.client import Client
 from cantata_client.errors import CantataError
 from cantata_client.requests import Encoding
@@ -88,6 +90,22 @@ def _voices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _health(args: argparse.Namespace) -> int:
+    """Exit 0 when the service answers SERVING: for container health checks and scripts."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(args.server) as channel:
+        request = health_pb2.HealthCheckRequest(service=args.service)
+        try:
+            status = health_pb2_grpc.HealthStub(channel).Check(request, timeout=args.timeout or 5)
+        except grpc.RpcError as error:
+            print(f"cantata: {error.code().name}: {error.details()}", file=sys.stderr)
+            return 1
+    name = health_pb2.HealthCheckResponse.ServingStatus.Name(status.status)
+    print(name)
+    return 0 if status.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cantata", description="Cantata text-to-speech")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     voices = client_command("voices", "list the server's voices")
     voices.set_defaults(handler=_voices)
+
+    health = commands.add_parser("health", help="check health; exit 0 when SERVING")
+    health.add_argument("--server", default="127.0.0.1:50051", help="host:port (plaintext)")
+    health.add_argument("--service", default="", help='"" (the server), or models/<name>')
+    health.add_argument("--timeout", type=float, default=None, help="seconds")
+    health.set_defaults(handler=_health)
 
     for entry_point in entry_points(group="cantata.commands"):
         entry_point.load()(commands)
