@@ -123,6 +123,14 @@ def test_cli_picks_the_encoding_from_the_suffix(
     assert decode_soundfile(out.read_bytes())[1] == 16000
 
 
+def test_cli_health_check(server_process: ServerProcess) -> None:
+    healthy = _cli("health", "--server", server_process.target)
+    assert (healthy.returncode, healthy.stdout.strip()) == (0, "SERVING")
+    unknown = _cli("health", "--server", server_process.target, "--service", "models/nope")
+    assert unknown.returncode == 1
+    assert "NOT_FOUND" in unknown.stderr
+
+
 def test_cli_lists_voices_and_reports_errors(server_process: ServerProcess) -> None:
     voices = _cli("voices", "--server", server_process.target)
     assert voices.returncode == 0
