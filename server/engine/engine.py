@@ -101,7 +101,7 @@ class SynthesisStream:
         )
         self.stats = SynthesisStats(
             audio_seconds=self.duration_seconds,
-            compute_seconds=self._run.produced.compute_seconds,
+            compute_seconds=self._run.compute_seconds,
             model=self._host.name,
             runtime=self._host.runtime_name,
             device=self._host.device,

@@ -72,13 +72,6 @@ class _End:
 _END: Final = _End()
 
 
-@dataclass
-class Produced:
-    """What one run made: set by the worker, read by the loop after the last item."""
-
-    compute_seconds: float = 0.0
-
-
 class JobRun:
     """One synthesis on a worker thread, consumed on the event loop as an async iterator of
     whatever `render` makes of each chunk."""
@@ -100,7 +93,8 @@ class JobRun:
         self._finish = finish
         self._done = False
         self._deadline = deadline
-        self.produced = Produced()
+        self.compute_seconds = 0.0
+        """Time spent inside the runtime: written by the worker, read after the last item."""
         host.counters.add(queued=1, admitted=1)
         self._loop.run_in_executor(host.executor, self._produce)
 
@@ -147,7 +141,7 @@ class JobRun:
             while not self._cancel.is_set():
                 started = time.perf_counter()
                 chunk = next(chunks, None)
-                self.produced.compute_seconds += time.perf_counter() - started
+                self.compute_seconds += time.perf_counter() - started
                 if chunk is None:
                     break
                 counters.add(chunks=1, chunks_after_cancel=int(self._cancel.is_set()))
