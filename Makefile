@@ -41,8 +41,10 @@ $(STAMPS)/install: $(BIN)/python $(SOURCES_OF_INSTALL)
 	$(BIN)/pip install --quiet ./clients/python -e '.[piper]'
 	@mkdir -p $(STAMPS) && touch $@
 
+# torch==2.13.0 is the CPU wheel (any other torch pulls a multi-GB CUDA build); the Dia tests
+# run on it with tiny models.
 $(STAMPS)/install-test: $(STAMPS)/install
-	$(BIN)/pip install --quiet -e '.[piper,test]'
+	$(BIN)/pip install --quiet torch==2.13.0 -e '.[piper,dia,test]'
 	@mkdir -p $(STAMPS) && touch $@
 
 clean:
