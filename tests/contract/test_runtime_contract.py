@@ -22,8 +22,15 @@ class RuntimeCase:
     text: tuple[str, ...] = ("Hello from the contract suite.", "A second sentence follows.")
 
 
+def _tiny_dia(folder: Path) -> dict[str, Any]:
+    from tests.dia_models import build_tiny_dia
+
+    return {"model_dir": str(build_tiny_dia(folder)), "max_chunk_seconds": 1.0}
+
+
 CASES = [
     RuntimeCase("piper", lambda _: {"deterministic": True}),
+    RuntimeCase("dia", _tiny_dia, text=("[S1] Hello from the contract suite.", "(laughs) A second.")),
 ]
 
 
