@@ -3,6 +3,7 @@ has (nari-labs/Dia-1.6B-0626 as transformers saves it, the codec in a `dac/` sub
 runtime loads them through the same path a user's model directory takes."""
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import (
@@ -34,7 +35,7 @@ TINY_DECODER = {
     "cross_hidden_size": 32,
     "intermediate_size": 64,
 }
-TINY_DAC = {
+TINY_DAC: dict[str, Any] = {
     "encoder_hidden_size": 4,
     "decoder_hidden_size": 64,
     "codebook_dim": 4,
@@ -61,11 +62,11 @@ def build_tiny_dia(folder: Path, seed: int = 0, codec_folder: Path | None = None
     config = DiaConfig(
         encoder_config=TINY_ENCODER, decoder_config={**TINY_DECODER, **SPECIAL_TOKENS}
     )
-    model = DiaForConditionalGeneration(config).eval()
+    model = DiaForConditionalGeneration(config)
     model.save_pretrained(folder)
     DiaTokenizer().save_pretrained(folder)
-    GenerationConfig(**GENERATION_DEFAULTS).save_pretrained(folder)
-    codec = _audible(DacModel(DacConfig(**TINY_DAC)).eval())
+    GenerationConfig(**GENERATION_DEFAULTS).save_pretrained(folder)  # type: ignore[no-untyped-call]
+    codec = _audible(DacModel(DacConfig(**TINY_DAC)))
     codec.save_pretrained(codec_folder or folder / "dac")
     return folder
 
@@ -76,8 +77,10 @@ def _audible(codec: DacModel, rms: float = 0.2) -> DacModel:
     loudness, which lets the tests tell audio from silence."""
     codes = torch.randint(0, TINY_DAC["codebook_size"], (1, TINY_DAC["n_codebooks"], 64))
     audio = codec.decode(audio_codes=codes).audio_values
-    codec.decoder.conv2.weight.mul_(rms / float(audio.pow(2).mean().sqrt()))
-    codec.decoder.conv2.bias.zero_()
+    last = codec.decoder.conv2
+    last.weight.mul_(rms / float(audio.pow(2).mean().sqrt()))
+    if last.bias is not None:
+        last.bias.zero_()
     return codec
 
 

@@ -5,17 +5,17 @@ chunk is decoded with `context` frames of the neighbours on both sides and only 
 are kept, which makes the joined stream match a one-shot decode (tests/ measure the gap)."""
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import soxr
 import torch
+from transformers import DacModel
 
 from runtimes.base import Pcm
 
 
 class Codec:
-    def __init__(self, model: torch.nn.Module, device: torch.device) -> None:
+    def __init__(self, model: DacModel, device: torch.device) -> None:
         self.model = model
         self.device = device
         config = model.config
@@ -31,7 +31,7 @@ class Codec:
         padded = np.zeros(math.ceil(audio.size / self.hop) * self.hop, np.float32)
         padded[: audio.size] = audio
         samples = torch.from_numpy(padded).to(self.device).view(1, 1, -1)
-        codes = self.model.encode(samples).audio_codes  # [1, channels, frames]
+        codes: torch.Tensor = self.model.encode(samples).audio_codes  # [1, channels, frames]
         return codes[0].transpose(0, 1).cpu()
 
     @torch.inference_mode()
@@ -39,8 +39,11 @@ class Codec:
         """[frames, channels] codes → audio."""
         if codes.shape[0] == 0:
             return np.zeros(0, np.float32)
-        audio = self.model.decode(audio_codes=codes.T[None].to(self.device)).audio_values
-        return audio.reshape(-1).float().cpu().numpy().clip(-1.0, 1.0)
+        audio: torch.Tensor = self.model.decode(
+            audio_codes=codes.T[None].to(self.device)
+        ).audio_values
+        samples: Pcm = audio.reshape(-1).float().cpu().numpy().clip(-1.0, 1.0)
+        return samples
 
 
 class StreamingDecoder:
@@ -56,16 +59,17 @@ class StreamingDecoder:
         self._done = 0
         """Frames already turned into audio."""
 
-    def push(self, frames: torch.Tensor) -> Iterator[Pcm]:
-        """Adds [n, channels] frames; yields each chunk that now has its right context."""
+    def push(self, frames: torch.Tensor) -> list[Pcm]:
+        """Adds [n, channels] frames; returns each chunk that now has its right context."""
         self._frames.extend(frames)
+        chunks = []
         while len(self._frames) - self._done >= self._next_size + self._context:
-            yield self._chunk(self._done + self._next_size)
+            chunks.append(self._chunk(self._done + self._next_size))
             self._next_size = min(2 * self._next_size, self._max_frames)
+        return chunks
 
-    def finish(self) -> Iterator[Pcm]:
-        if len(self._frames) > self._done:
-            yield self._chunk(len(self._frames))
+    def finish(self) -> list[Pcm]:
+        return [self._chunk(len(self._frames))] if len(self._frames) > self._done else []
 
     def _chunk(self, end: int) -> Pcm:
         start = max(0, self._done - self._context)

@@ -10,8 +10,10 @@ the delay undone. Rows drop out of the batch (and their cache) when they end or 
 import queue
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
+from transformers import DiaForConditionalGeneration
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from runtimes.dia.sampling import RowSampling, choose_tokens
@@ -55,13 +57,24 @@ class Tokens:
     pad: int
     delays: tuple[int, ...]
 
+    @classmethod
+    def of(cls, config: Any) -> "Tokens":
+        """From a DiaConfig."""
+        decoder = config.decoder_config
+        return cls(
+            decoder.bos_token_id,
+            decoder.eos_token_id,
+            decoder.pad_token_id,
+            tuple(config.delay_pattern),
+        )
+
     @property
     def max_delay(self) -> int:
         return max(self.delays)
 
 
 @torch.inference_mode()
-def generate(model: torch.nn.Module, tokens: Tokens, rows: list[Row]) -> None:
+def generate(model: DiaForConditionalGeneration, tokens: Tokens, rows: list[Row]) -> None:
     """Runs rows (all with the same prefix length) to their end; never raises: a failure is
     put on the queue of every row still running."""
     cache: EncoderDecoderCache | None = None
@@ -84,7 +97,7 @@ def _fail(rows: list[Row], error: BaseException) -> None:
 
 
 def _run(
-    model: torch.nn.Module, tokens: Tokens, rows: list[Row], cache: EncoderDecoderCache
+    model: DiaForConditionalGeneration, tokens: Tokens, rows: list[Row], cache: EncoderDecoderCache
 ) -> None:
     device = model.device
     guided = any(row.sampling.cfg_scale != 0 for row in rows)
@@ -169,9 +182,7 @@ def _delayed_prefix(rows: list[Row], tokens: Tokens) -> torch.Tensor:
 def _advance(row: Row, chosen: torch.Tensor, step: int, tokens: Tokens) -> bool:
     """Records one step of a row, hands out the frame it finalised; True once the row ended."""
     prefix = row.prefix_frames
-    if row.end_step is None and (
-        chosen[0] == tokens.eos or step - prefix >= row.max_frames
-    ):
+    if row.end_step is None and (chosen[0] == tokens.eos or step - prefix >= row.max_frames):
         row.end_step = step
     if row.end_step is not None:
         for channel, delay in enumerate(tokens.delays):
@@ -183,7 +194,10 @@ def _advance(row: Row, chosen: torch.Tensor, step: int, tokens: Tokens) -> bool:
     frame = step - tokens.max_delay
     if frame >= prefix and (row.end_step is None or frame < row.end_step):
         codes = torch.stack(
-            [row.steps[frame + delay - prefix][channel] for channel, delay in enumerate(tokens.delays)]
+            [
+                row.steps[frame + delay - prefix][channel]
+                for channel, delay in enumerate(tokens.delays)
+            ]
         )
         row.frames.put(codes[None])
     if row.end_step is not None and step >= row.end_step + tokens.max_delay:

@@ -4,9 +4,9 @@ batching of concurrent requests."""
 
 import math
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,7 +16,7 @@ from transformers.utils import logging as transformers_logging
 from runtimes.base import Pcm, SamplingParams, SynthesisJob, Voice, VoiceCapabilities
 from runtimes.dia.batching import Batcher
 from runtimes.dia.codec import Codec, StreamingDecoder
-from runtimes.dia.generation import END, Row, Tokens, generate
+from runtimes.dia.generation import End, Row, Tokens, generate
 from runtimes.dia.sampling import RowSampling
 from runtimes.dia.script import (
     DEFAULT_EMOJI,
@@ -32,6 +32,7 @@ _CODEC_FOLDERS = ("dac", "codec", "audio_tokenizer")
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 _FALLBACK_SAMPLING = {"guidance_scale": 3.0, "temperature": 1.8, "top_p": 0.9, "top_k": 45}
 """Dia-1.6B-0626's published generation config, for checkpoints saved without one."""
+_T = TypeVar("_T")
 _SAMPLING_PARAMS = frozenset({"temperature", "top_p", "top_k", "cfg_scale", "seed"})
 
 
@@ -88,14 +89,14 @@ class DiaRuntime:
         return str(self._device)
 
     def load(self) -> None:
-        transformers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         options = self.options
         self._device = _device(options.device)
         dtype = _dtype(options.dtype, self._device)
         model_dir = _checked_folder(options.model_dir, "model_dir")
         codec_dir = _codec_folder(options)
         try:
-            model = DiaForConditionalGeneration.from_pretrained(
+            model: torch.nn.Module = DiaForConditionalGeneration.from_pretrained(
                 model_dir, dtype=dtype, attn_implementation="sdpa", local_files_only=True
             )
             codec = DacModel.from_pretrained(codec_dir, local_files_only=True)
@@ -104,16 +105,12 @@ class DiaRuntime:
             raise ModelLoadError(f"cannot load Dia from {model_dir}: {error}") from error
         if options.lora_dir is not None:
             model = _merge_lora(model, _checked_folder(options.lora_dir, "lora_dir"))
-        self._model = model.to(self._device).eval()
-        self._codec = Codec(codec.to(self._device).eval(), self._device)
-        config = self._model.config
-        decoder = config.decoder_config
-        self._tokens = Tokens(
-            bos=decoder.bos_token_id,
-            eos=decoder.eos_token_id,
-            pad=decoder.pad_token_id,
-            delays=tuple(config.delay_pattern),
-        )
+        self._model = cast(DiaForConditionalGeneration, _placed(model, self._device))
+        self._codec = Codec(cast(DacModel, _placed(codec, self._device)), self._device)
+        config: Any = self._model.config
+        self._tokens = Tokens.of(config)
+        self._text_positions = int(config.encoder_config.max_position_embeddings)
+        self._audio_positions = int(config.decoder_config.max_position_embeddings)
         if self._codec.channels != len(self._tokens.delays):
             raise ModelLoadError(
                 f"the codec has {self._codec.channels} codebooks but the model"
@@ -167,7 +164,7 @@ class DiaRuntime:
         if job.prompt is not None:
             prompt_text = with_speaker(self._script.prepare(job.prompt.text)) + " "
             prompt_codes = self._on_device(
-                lambda: self._codec.encode(job.prompt.audio, job.prompt.sample_rate_hz)  # type: ignore[union-attr]
+                self._codec.encode, job.prompt.audio, job.prompt.sample_rate_hz
             )
         sampling = self._row_sampling(job.sampling)
         frames = self._max_frames(job.sampling, prompt_codes.shape[0], max_frames)
@@ -186,18 +183,19 @@ class DiaRuntime:
         )
         self._batcher.submit(row)
         try:
-            while (item := row.frames.get()) is not END:
+            while not isinstance(item := row.frames.get(), End):
                 if isinstance(item, BaseException):
                     raise item
-                yield from self._on_device(lambda: list(decoder.push(item)))  # noqa: B023
-            yield from self._on_device(lambda: list(decoder.finish()))
+                yield from self._on_device(decoder.push, item)
+            yield from self._on_device(decoder.finish)
         finally:
             row.cancelled.set()
 
     @staticmethod
-    def _on_device(work: Any) -> Any:
+    def _on_device(work: Callable[..., _T], *args: Any) -> _T:
+        """Runs codec work, turning the device running out of memory into RESOURCE_EXHAUSTED."""
         try:
-            return work()
+            return work(*args)
         except torch.OutOfMemoryError as error:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -205,7 +203,7 @@ class DiaRuntime:
 
     def _text_ids(self, text: str) -> list[int]:
         ids: list[int] = self._tokenizer.encode(text, add_special_tokens=False)
-        limit = int(self._model.config.encoder_config.max_position_embeddings)
+        limit = self._text_positions
         if len(ids) > limit:
             raise InvalidArgument(
                 f"text and prompt_text make {len(ids)} bytes for one chunk; Dia reads at most"
@@ -234,7 +232,7 @@ class DiaRuntime:
             requested.max_audio_seconds or math.inf,
         )
         frames = math.ceil(seconds * self._codec.sample_rate / self._codec.hop)
-        positions = int(self._model.config.decoder_config.max_position_embeddings)
+        positions = self._audio_positions
         room = positions - 1 - prompt_frames - self._tokens.max_delay
         if room < 1:
             raise InvalidArgument(
@@ -300,12 +298,17 @@ def _generation_defaults(model_dir: Path) -> dict[str, float]:
     }
 
 
+def _placed(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    return torch.nn.Module.to(module, device).eval()
+
+
 def _merge_lora(model: torch.nn.Module, adapter_dir: Path) -> torch.nn.Module:
     try:
         from peft import PeftModel
     except ImportError as error:
         raise ModelLoadError("lora_dir is set but peft is not installed") from error
     try:
-        return PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
+        merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
+        return cast(torch.nn.Module, merged)
     except (OSError, ValueError, KeyError) as error:
         raise ModelLoadError(f"cannot apply the LoRA adapter in {adapter_dir}: {error}") from error

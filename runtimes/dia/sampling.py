@@ -54,7 +54,9 @@ def _only_audio_and_eos(logits: torch.Tensor, eos_token_id: int) -> torch.Tensor
     return logits
 
 
-def _keep_top_k_of(ranking: torch.Tensor, logits: torch.Tensor, rows: list[RowSampling]) -> torch.Tensor:
+def _keep_top_k_of(
+    ranking: torch.Tensor, logits: torch.Tensor, rows: list[RowSampling]
+) -> torch.Tensor:
     """logits kept where `ranking` has its per-row top k."""
     k_max = min(max(row.top_k for row in rows), ranking.shape[-1])
     top = torch.topk(ranking, k_max, dim=-1).indices
@@ -87,9 +89,9 @@ def _sample(logits: torch.Tensor, rows: list[RowSampling]) -> torch.Tensor:
     for index, row in enumerate(rows):
         if row.generator is None:
             continue
-        tokens[index] = torch.multinomial(
-            probabilities[index], 1, generator=row.generator
-        ).squeeze(-1)
+        tokens[index] = torch.multinomial(probabilities[index], 1, generator=row.generator).squeeze(
+            -1
+        )
     return tokens
 
 

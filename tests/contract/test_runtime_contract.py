@@ -30,7 +30,9 @@ def _tiny_dia(folder: Path) -> dict[str, Any]:
 
 CASES = [
     RuntimeCase("piper", lambda _: {"deterministic": True}),
-    RuntimeCase("dia", _tiny_dia, text=("[S1] Hello from the contract suite.", "(laughs) A second.")),
+    RuntimeCase(
+        "dia", _tiny_dia, text=("[S1] Hello from the contract suite.", "(laughs) A second.")
+    ),
 ]
 
 

@@ -57,7 +57,11 @@ def dia_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServ
                     "options": {**options, "unknown_tags": "reject", "max_chunk_chars": 60},
                 },
                 {"name": "dia-missing", "runtime": "dia", "options": {"model_dir": "/nonexistent"}},
-                {"name": "dia-malformed", "runtime": "dia", "options": {"model_dir": str(malformed)}},
+                {
+                    "name": "dia-malformed",
+                    "runtime": "dia",
+                    "options": {"model_dir": str(malformed)},
+                },
                 {"name": "piper", "runtime": "piper", "options": {"deterministic": True}},
             ],
         }
@@ -82,7 +86,9 @@ def test_lists_its_voice_with_dialogue_cloning_and_nonverbals(dia_client: Client
     assert voice.native_sample_rate_hz == 44100
     assert list(voice.speakers) == ["S1", "S2"]
     capabilities = voice.capabilities
-    assert capabilities.streaming and capabilities.voice_cloning and capabilities.dialogue
+    assert capabilities.streaming
+    assert capabilities.voice_cloning
+    assert capabilities.dialogue
     assert "(laughs)" in capabilities.nonverbal_tags
     assert len(capabilities.nonverbal_tags) == 21
     assert {"temperature", "top_p", "top_k", "cfg_scale", "seed"} <= set(
@@ -105,6 +111,7 @@ def test_stream_resampled_as_asked(dia_client: Client) -> None:
     )
     chunks = list(stream)
     assert len(chunks) >= 3  # audio left while tokens were still being generated
+    assert stream.info is not None
     assert stream.info.sample_rate_hz == 24000
     audio = decode_pcm(b"".join(chunks))
     assert audio.size / 24000 == pytest.approx(CHUNK_SECONDS, abs=0.02)
@@ -141,7 +148,8 @@ def test_seeds_hold_across_four_concurrent_requests(
     for thread in threads:
         thread.join()
     assert not errors
-    assert results[7] == alone[7] and results[8] == alone[8]
+    assert results[7] == alone[7]
+    assert results[8] == alone[8]
     assert len(set(results.values())) == 4
 
 

@@ -6,6 +6,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -31,22 +32,22 @@ STREAM_TOLERANCE = 1e-5
 
 class Dia:
     def __init__(self, folder: Path) -> None:
-        self.model = DiaForConditionalGeneration.from_pretrained(folder).eval()
-        self.codec_model = DacModel.from_pretrained(folder / "dac").eval()
+        self.model = DiaForConditionalGeneration.from_pretrained(folder)
+        self.codec_model = DacModel.from_pretrained(folder / "dac")
         self.tokenizer = DiaTokenizer.from_pretrained(folder)
-        decoder = self.model.config.decoder_config
-        self.tokens = Tokens(
-            decoder.bos_token_id,
-            decoder.eos_token_id,
-            decoder.pad_token_id,
-            tuple(self.model.config.delay_pattern),
-        )
+        self.tokens = Tokens.of(self.model.config)
 
     def row(
-        self, text: str, sampling: RowSampling, max_frames: int = 40, prompt: torch.Tensor | None = None
+        self,
+        text: str,
+        sampling: RowSampling,
+        max_frames: int = 40,
+        prompt: torch.Tensor | None = None,
     ) -> Row:
         prompt = torch.zeros(0, 9, dtype=torch.long) if prompt is None else prompt
-        return Row(self.tokenizer.encode(text, add_special_tokens=False), prompt, sampling, max_frames)
+        return Row(
+            self.tokenizer.encode(text, add_special_tokens=False), prompt, sampling, max_frames
+        )
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +71,12 @@ def frames_of(row: Row) -> torch.Tensor:
 
 
 def test_greedy_generation_matches_transformers_generate(dia: Dia) -> None:
-    codec_folder_processor = DiaProcessor(
+    processor = DiaProcessor(  # type: ignore[no-untyped-call]
         DiaFeatureExtractor(sampling_rate=44100, hop_length=512), dia.tokenizer, dia.codec_model
     )
-    inputs = codec_folder_processor(text=[TEXTS[0]], padding=True, return_tensors="pt")
+    inputs = processor(text=[TEXTS[0]], padding=True, return_tensors="pt")
     new_steps = 60
-    reference = dia.model.generate(
+    reference: Any = dia.model.generate(
         **inputs, max_new_tokens=new_steps, do_sample=False, guidance_scale=3.0, top_k=45
     )
     # transformers counts delayed steps and ends channel 0 max(delay) steps early.
@@ -83,10 +84,10 @@ def test_greedy_generation_matches_transformers_generate(dia: Dia) -> None:
     generate(dia.model, dia.tokens, [row])
     ours = frames_of(row)
     steps = reference.shape[1]
-    undelay = codec_folder_processor.build_indices(
+    undelay = processor.build_indices(
         bsz=1, seq_len=steps, num_channels=9, delay_pattern=list(dia.tokens.delays), revert=True
     )
-    expected = codec_folder_processor.apply_audio_delay(reference, -1, -1, undelay)[0]
+    expected = processor.apply_audio_delay(reference, -1, -1, undelay)[0]
     assert ours.shape[0] == new_steps - dia.tokens.max_delay - 1
     # After channel 0 ends, transformers keeps sampling it and feeds those tokens back, where
     # Dia's reference implementation (and Cantata) feed padding: only frames finished by the
