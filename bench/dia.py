@@ -1,0 +1,127 @@
+"""Dia throughput and latency: the full-size Dia-1.6B architecture (and the real DAC 44 kHz
+codec) with random weights, served by the Cantata runtime exactly as a request would be.
+Speed does not depend on the weights' values; random weights rarely end an utterance, so every
+request generates a fixed `--seconds` of audio.
+
+    python -m bench.dia                       # on a GPU: fp16 and bf16, batch 1, 4, 16
+    python -m bench.dia --tiny --batches 1 4  # the tiny test model, to check the bench on a CPU
+
+Per configuration: generated frames (tokens per channel) per second, real-time factor per
+stream, aggregate real-time multiple, time to first audio, and peak device memory.
+"""
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import DacConfig, DacModel, DiaConfig, DiaForConditionalGeneration
+
+from runtimes.base import SamplingParams, SynthesisJob
+from runtimes.dia import DiaRuntime
+from tests.dia_models import TINY_DAC, build_tiny_dia
+
+DAC_44KHZ: dict[str, Any] = {
+    **TINY_DAC,
+    "encoder_hidden_size": 64,
+    "decoder_hidden_size": 1536,
+    "codebook_dim": 8,
+}
+"""descript/dac_44khz, the codec Dia-1.6B decodes with."""
+TEXT = "[S1] Cantata streams Dia while it speaks. [S2] Every frame leaves as soon as it is final."
+
+
+def build_full_size(folder: Path, dtype: torch.dtype) -> Path:
+    model = DiaForConditionalGeneration(DiaConfig())
+    torch.nn.Module.to(model, dtype)
+    model.save_pretrained(folder)
+    DacModel(DacConfig(**DAC_44KHZ)).save_pretrained(folder / "dac")
+    return folder
+
+
+def measure(runtime: DiaRuntime, batch: int) -> dict[str, Any]:
+    job = SynthesisJob((TEXT,), "dia", sampling=SamplingParams(seed=1))
+    first_audio: list[float] = []
+    audio_seconds: list[float] = []
+    barrier = threading.Barrier(batch)
+
+    def one() -> None:
+        barrier.wait()
+        began = time.perf_counter()
+        samples = 0
+        for chunk in runtime.synthesize(job):
+            if not samples:
+                first_audio.append(time.perf_counter() - began)
+            samples += chunk.size
+        audio_seconds.append(samples / 44100)
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    threads = [threading.Thread(target=one) for _ in range(batch)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    frames = sum(audio_seconds) * 44100 / 512
+    return {
+        "batch": batch,
+        "audio_seconds_per_stream": round(statistics.mean(audio_seconds), 2),
+        "frames_per_second": round(frames / wall, 1),
+        "rtf_per_stream": round(wall / statistics.mean(audio_seconds), 3),
+        "aggregate_x_real_time": round(sum(audio_seconds) / wall, 2),
+        "ttfa_p50_s": round(statistics.median(first_audio), 3),
+        "ttfa_max_s": round(max(first_audio), 3),
+        "peak_device_memory_gib": (
+            round(torch.cuda.max_memory_allocated() / 2**30, 2)
+            if torch.cuda.is_available()
+            else None
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="the tiny test model (CPU check)")
+    parser.add_argument("--dtypes", nargs="+", default=["float16", "bfloat16"])
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 4, 16])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    arguments = parser.parse_args()
+    results = []
+    for dtype in ["float32"] if arguments.tiny else arguments.dtypes:
+        with tempfile.TemporaryDirectory() as folder:
+            model_dir = (
+                build_tiny_dia(Path(folder))
+                if arguments.tiny
+                else build_full_size(Path(folder), getattr(torch, dtype))
+            )
+            runtime = DiaRuntime(
+                {
+                    "model_dir": str(model_dir),
+                    "dtype": dtype,
+                    "max_chunk_seconds": arguments.seconds,
+                    "max_batch": max(arguments.batches),
+                    "batch_wait_ms": 50,
+                }
+            )
+            runtime.load()
+            measure(runtime, 1)  # warm-up
+            for batch in arguments.batches:
+                result = {"dtype": dtype, "device": runtime.device, **measure(runtime, batch)}
+                print(json.dumps(result), flush=True)
+                results.append(result)
+            runtime.close()
+    out = Path(__file__).parent / "results" / "dia.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
