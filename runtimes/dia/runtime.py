@@ -257,8 +257,10 @@ def _device(name: str) -> torch.device:
         device = torch.device(name)
     except RuntimeError as error:
         raise ModelLoadError(f"device {name!r}: {error}") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ModelLoadError(f"device {name!r} asked for, but torch sees no GPU")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ModelLoadError(
+            f"device {name!r} asked for, but torch sees {torch.cuda.device_count()} GPUs"
+        )
     return device
 
 
