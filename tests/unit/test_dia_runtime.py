@@ -31,7 +31,7 @@ def test_a_lora_adapter_is_merged_at_load(tmp_path: Path) -> None:
         DiaForConditionalGeneration.from_pretrained(model_dir),
         LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
     )
-    adapter.save_pretrained(tmp_path / "lora")
+    adapter.save_pretrained(str(tmp_path / "lora"))
     base = speak({"model_dir": str(model_dir)})
     tuned = speak({"model_dir": str(model_dir), "lora_dir": str(tmp_path / "lora")})
     assert base.size == tuned.size
