@@ -1,6 +1,8 @@
 """Device-memory readers against what they read: this process's real RSS, and recorded
 amdgpu-sysfs, NVML, torch and Jetson readings laid out as those platforms present them."""
 
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -127,9 +129,11 @@ def test_a_failing_reader_is_skipped(tmp_path: Path) -> None:
 
 
 def test_the_server_itself_never_loads_torch() -> None:
-    import sys
-
-    import server.api.server  # noqa: F401 - everything the server imports at start-up
-
-    assert "torch" not in sys.modules
-    assert TorchAllocator().read() == []
+    # A fresh interpreter: other tests in this process load torch through the Dia runtime.
+    check = (
+        "import sys, server.api.server\n"  # everything the server imports at start-up
+        "from server.observability.devices import TorchAllocator\n"
+        "assert 'torch' not in sys.modules\n"
+        "assert TorchAllocator().read() == []\n"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True)
