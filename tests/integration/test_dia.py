@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from cantata_client import (
     Client,
@@ -27,6 +27,7 @@ from tests.audio_checks import decode_pcm, decode_soundfile, rms
 from tests.conftest import RunningServer, start_server
 from tests.dia_models import build_tiny_dia
 from tests.integration.test_cancellation import counters, wait_until
+from tests.integration.test_service import _health
 
 CHUNK_SECONDS = 1.0
 """Each Dia chunk generates this much audio (the tiny random model rarely ends by itself)."""
@@ -217,11 +218,6 @@ def test_cancelled_stream_stops_generation(dia_client: Client, dia_server: Runni
     wait_until(lambda: dia.cancelled == before[0] + 1 and dia.running == 0)
     assert dia.chunks_after_cancel - before[1] <= 1
     assert pcm(dia_client, seed=1)
-
-
-def _health(channel: grpc.Channel, service: str) -> int:
-    stub = health_pb2_grpc.HealthStub(channel)
-    return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status  # type: ignore[no-any-return]
 
 
 def test_bad_model_directories_are_not_ready_and_the_rest_serve(
