@@ -6,7 +6,7 @@ from importlib.metadata import entry_points
 from typing import cast
 
 from runtimes.base import RuntimeFactory
-from server.errors import ModelLoadError
+from runtimes.errors import ModelLoadError
 
 ENTRY_POINT_GROUP = "cantata.runtimes"
 

@@ -1,25 +1,26 @@
 """The one error hierarchy. Everything Cantata raises on purpose derives from CantataError;
-server.api.status maps each class to a gRPC status code."""
+server.api.status maps each class to a gRPC status code. The errors a runtime may raise belong
+to the runtime API (runtimes.errors) and are the same classes here; the rest are the server's."""
 
+from runtimes.errors import (
+    CantataError,
+    DeviceError,
+    InvalidArgument,
+    ModelLoadError,
+    NotFound,
+    ResourceExhausted,
+)
 
-class CantataError(Exception):
-    """Base of every error Cantata raises on purpose."""
-
-
-class InvalidArgument(CantataError):
-    """The request is malformed; the message names the field."""
-
-
-class NotFound(CantataError):
-    """The request names a model, voice or speaker that does not exist."""
-
-
-class ResourceExhausted(CantataError):
-    """Out of capacity (slots, queue, device memory); retrying later may succeed."""
-
-    def __init__(self, message: str, retry_after_seconds: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_seconds = retry_after_seconds
+__all__ = [
+    "CantataError",
+    "DeadlineExceeded",
+    "DeviceError",
+    "InvalidArgument",
+    "ModelLoadError",
+    "NotFound",
+    "ResourceExhausted",
+    "Unavailable",
+]
 
 
 class Unavailable(CantataError):
@@ -28,11 +29,3 @@ class Unavailable(CantataError):
 
 class DeadlineExceeded(CantataError):
     """The request's deadline passed before its audio was finished."""
-
-
-class ModelLoadError(CantataError):
-    """A model could not be loaded; it is marked not ready."""
-
-
-class DeviceError(CantataError):
-    """The device failed (not a bad request); the model is marked not ready."""

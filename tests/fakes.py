@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from runtimes.base import Pcm, SynthesisJob, Voice, VoiceCapabilities
-from server.errors import DeviceError, ModelLoadError
+from runtimes.errors import DeviceError, ModelLoadError
 
 SAMPLE_RATE = 16000
 

@@ -17,7 +17,7 @@ from transformers import DiaForConditionalGeneration
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from runtimes.dia.sampling import RowSampling, choose_tokens
-from server.errors import ResourceExhausted
+from runtimes.errors import ResourceExhausted
 
 
 class End:

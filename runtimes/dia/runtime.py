@@ -26,7 +26,7 @@ from runtimes.dia.script import (
     UnknownTagPolicy,
     with_speaker,
 )
-from server.errors import InvalidArgument, ModelLoadError, ResourceExhausted
+from runtimes.errors import InvalidArgument, ModelLoadError, ResourceExhausted
 
 _CODEC_FOLDERS = ("dac", "codec", "audio_tokenizer")
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}

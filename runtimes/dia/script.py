@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
-from server.errors import InvalidArgument
+from runtimes.errors import InvalidArgument
 
 SPEAKER_TAGS = ("[S1]", "[S2]")
 DEFAULT_NONVERBALS = (

