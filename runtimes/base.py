@@ -34,6 +34,8 @@ class VoiceCapabilities:
     nonverbal_tags: tuple[str, ...] = ()
     dialogue: bool = False
     speed: bool = False
+    instructions: bool = False
+    """Whether the voice follows a style instruction in words (SynthesisJob.instructions)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class SynthesisJob:
     speed: float = 1.0
     sampling: SamplingParams = field(default_factory=SamplingParams)
     prompt: VoicePrompt | None = None
+    instructions: str | None = None
+    """How to speak, in words ("speak slowly, warm and amused"); only for voices whose
+    capabilities say so."""
 
 
 class Runtime(Protocol):

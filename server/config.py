@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     default_model: str = ""
     """The model for requests that name none; empty means the first configured model."""
     max_text_chars: int = Field(default=5000, ge=1)
+    max_instructions_chars: int = Field(default=500, ge=1)
     max_segment_chars: int = Field(default=300, ge=20)
     """Longer sentences are split at clause or word boundaries so that time to first audio
     does not grow with the length of a sentence."""

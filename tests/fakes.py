@@ -18,7 +18,8 @@ SAMPLE_RATE = 16000
 class FaultRuntime:
     """Options: load_seconds (a slow load), fail_load (a load that fails), chunk_seconds
     (compute time per chunk). Segment texts: "raise" (a bug), "oom" (out of memory), "device"
-    (a device fault), "stall" (endless slow chunks)."""
+    (a device fault), "stall" (endless slow chunks). A voice prompt is spoken first (its first
+    tenth of a second), then the instructions, one silent sample per character."""
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         self.load_seconds = float(options.get("load_seconds", 0))
@@ -38,12 +39,19 @@ class FaultRuntime:
 
     def voices(self) -> list[Voice]:
         return [
-            Voice("tone", "en-US", SAMPLE_RATE, VoiceCapabilities(voice_cloning=True)),
+            Voice(
+                "tone",
+                "en-US",
+                SAMPLE_RATE,
+                VoiceCapabilities(voice_cloning=True, instructions=True),
+            ),
         ]
 
     def synthesize(self, job: SynthesisJob) -> Iterator[Pcm]:
         if job.prompt is not None:
             yield job.prompt.audio[: SAMPLE_RATE // 10].astype(np.float32)
+        if job.instructions is not None:
+            yield np.zeros(len(job.instructions), np.float32)
         for segment in job.segments:
             word = segment.strip(" .!?").lower()
             if word == "raise":

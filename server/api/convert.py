@@ -47,6 +47,7 @@ def request_from_proto(message: pb.SynthesizeRequest, request_id: str) -> Synthe
         sampling=sampling,
         prompt_audio=message.prompt_audio,
         prompt_text=message.prompt_text,
+        instructions=message.instructions,
         request_id=request_id,
     )
 
@@ -92,5 +93,6 @@ def voice_to_proto(entry: ModelVoice) -> pb.Voice:
             nonverbal_tags=capabilities.nonverbal_tags,
             dialogue=capabilities.dialogue,
             speed=capabilities.speed,
+            instructions=capabilities.instructions,
         ),
     )

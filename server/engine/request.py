@@ -18,6 +18,7 @@ class SynthesisRequest:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     prompt_audio: bytes = b""
     prompt_text: str = ""
+    instructions: str = ""
     request_id: str = ""
 
 

@@ -54,6 +54,7 @@ def prepare(
         speed=_speed(request.speed, model, voice),
         sampling=request.sampling,
         prompt=prompt,
+        instructions=_instructions(request.instructions, model, voice, limits),
     )
     return PreparedRequest(job, voice, request.encoding, output_rate, len(text))
 
@@ -68,6 +69,22 @@ def _speed(speed: float, model: str, voice: Voice) -> float:
     if speed != 1.0 and not voice.capabilities.speed:
         raise InvalidArgument(f"speed is not supported by model {model!r} voice {voice.id!r}")
     return speed
+
+
+def _instructions(instructions: str, model: str, voice: Voice, limits: Settings) -> str | None:
+    if len(instructions) > limits.max_instructions_chars:
+        raise InvalidArgument(
+            f"instructions is {len(instructions)} characters long; "
+            f"the limit is {limits.max_instructions_chars}"
+        )
+    instructions = normalize(instructions)
+    if not instructions:
+        return None
+    if not voice.capabilities.instructions:
+        raise InvalidArgument(
+            f"instructions is not supported by model {model!r} voice {voice.id!r}"
+        )
+    return instructions
 
 
 def _speaker(speaker: str, model: str, voice: Voice) -> str | None:

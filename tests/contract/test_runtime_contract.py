@@ -112,6 +112,14 @@ def test_honours_speed_when_it_says_so(loaded: tuple[RuntimeCase, Runtime]) -> N
     assert fast.size < 0.75 * normal.size
 
 
+def test_follows_instructions_when_it_says_so(loaded: tuple[RuntimeCase, Runtime]) -> None:
+    case, runtime = loaded
+    if not runtime.voices()[0].capabilities.instructions:
+        pytest.skip("this runtime declares that it does not follow instructions")
+    job = _job(case, runtime, instructions="Speak slowly, warm and amused.")
+    assert _audio(runtime.synthesize(job)).size > 0
+
+
 def test_runs_on_several_threads_at_once(loaded: tuple[RuntimeCase, Runtime]) -> None:
     case, runtime = loaded
     sizes: list[int] = []

@@ -135,10 +135,14 @@ def test_cli_lists_voices_and_reports_errors(server_process: ServerProcess) -> N
     voices = _cli("voices", "--server", server_process.target)
     assert voices.returncode == 0
     assert "piper/en_US-joe-medium (default)  en-US  22050 Hz" in voices.stdout
+    assert "features=streaming,voice_cloning,instructions  " in voices.stdout
     bad = _cli("say", "Hi", "--voice", "nobody", "--server", server_process.target)
     assert bad.returncode == 1
     assert "NOT_FOUND" in bad.stderr
     assert "nobody" in bad.stderr
+    refused = _cli("say", "Hi", "--instructions", "whisper", "--server", server_process.target)
+    assert refused.returncode == 1
+    assert "instructions is not supported by model 'piper'" in refused.stderr
 
 
 def test_sigterm_exits_cleanly_with_one_log_line_per_request(
@@ -148,9 +152,10 @@ def test_sigterm_exits_cleanly_with_one_log_line_per_request(
     assert server_process.process.wait(timeout=30) == 0
     server_process.read_logs()
     done = [line for line in server_process.log_lines if line["event"] == "request_done"]
-    # Two CLI `say` calls, one `voices`, one `say` with an unknown voice.
+    # Two CLI `say` calls, one `voices`, one `say` with an unknown voice, one with instructions.
     assert sorted((line["rpc"], line["status"]) for line in done) == [
         ("ListVoices", "OK"),
+        ("StreamSynthesize", "INVALID_ARGUMENT"),
         ("StreamSynthesize", "NOT_FOUND"),
         ("StreamSynthesize", "OK"),
         ("StreamSynthesize", "OK"),

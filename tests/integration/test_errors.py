@@ -44,6 +44,18 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], type[CantataError], str]] = [
     ("Hello.", {"temperature": math.nan}, InvalidArgumentError, "sampling.temperature must"),
     ("Hello.", {"temperature": -1.0}, InvalidArgumentError, "sampling.temperature must"),
     ("Hello.", {"max_audio_seconds": 0.0}, InvalidArgumentError, "max_audio_seconds must"),
+    (
+        "Hello.",
+        {"instructions": "Speak slowly, warm and amused."},
+        InvalidArgumentError,
+        "instructions is not supported by model 'piper' voice 'en_US-joe-medium'",
+    ),
+    (
+        "Hello.",
+        {"model": "faulty", "instructions": "a" * 501},
+        InvalidArgumentError,
+        "instructions is 501 characters long; the limit is 500",
+    ),
     ("Hello.", {"model": "broken"}, UnavailableError, "'broken' is failed: voices_dir"),
 ]
 
@@ -125,6 +137,19 @@ def test_prompt_audio_reaches_a_cloning_runtime_decoded(client: Client) -> None:
     without = client.synthesize("fine", model="faulty", encoding=Encoding.PCM)
     # The fault runtime speaks the first tenth of a second of the decoded prompt first.
     assert with_prompt.stats.audio_seconds == pytest.approx(without.stats.audio_seconds + 0.1)
+
+
+def test_blank_instructions_are_no_instructions(client: Client) -> None:
+    assert client.synthesize("Hello.", instructions=" \n\t\u200b ").stats.audio_seconds > 0.3
+
+
+def test_instructions_reach_a_runtime_that_follows_them_normalised(client: Client) -> None:
+    with_instructions = client.synthesize(
+        "fine", model="faulty", instructions="  speak \t slowly ", encoding=Encoding.PCM
+    )
+    without = client.synthesize("fine", model="faulty", encoding=Encoding.PCM)
+    # The fault runtime speaks one 16-bit sample per character of the instructions first.
+    assert len(with_instructions.audio) - len(without.audio) == 2 * len("speak slowly")
 
 
 @pytest.mark.parametrize(

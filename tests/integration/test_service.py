@@ -22,8 +22,9 @@ def test_voices_lists_every_ready_model(client: Client) -> None:
     assert joe.capabilities.streaming
     assert joe.capabilities.speed
     assert not joe.capabilities.voice_cloning
+    assert not joe.capabilities.instructions
     assert list(joe.capabilities.sampling_params) == ["max_audio_seconds", "temperature"]
-    assert ("faulty", "tone") in voices
+    assert voices["faulty", "tone"].capabilities.instructions
     assert not any(model == "broken" for model, _ in voices)
 
 

@@ -30,6 +30,7 @@ def test_every_option_lands_in_its_field() -> None:
         max_audio_seconds=12.5,
         prompt_audio=b"RIFF",
         prompt_text="words",
+        instructions="Speak slowly, warm and amused.",
     )
     assert request == pb.SynthesizeRequest(
         text="Hi",
@@ -44,6 +45,7 @@ def test_every_option_lands_in_its_field() -> None:
         ),
         prompt_audio=b"RIFF",
         prompt_text="words",
+        instructions="Speak slowly, warm and amused.",
     )
     assert request.sampling.HasField("temperature"), "an explicit 0 must reach the server"
 

@@ -36,6 +36,7 @@ def _say(args: argparse.Namespace) -> int:
             encoding=encoding,
             sample_rate_hz=args.rate,
             speed=args.speed,
+            instructions=args.instructions,
         )
         if args.output == "-":
             _copy(stream, sys.stdout.buffer)
@@ -77,7 +78,7 @@ def _voices(args: argparse.Namespace) -> int:
         caps = voice.capabilities
         features = [
             name
-            for name in ("streaming", "voice_cloning", "dialogue", "speed")
+            for name in ("streaming", "voice_cloning", "dialogue", "speed", "instructions")
             if getattr(caps, name)
         ]
         default = " (default)" if voice.is_default else ""
@@ -130,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     say.add_argument("--rate", type=int, default=0, help="sample rate in Hz (0: the voice's)")
     say.add_argument("--speed", type=float, default=0.0)
+    say.add_argument(
+        "--instructions", default="", help='how to speak, e.g. "slowly, warm and amused"'
+    )
     say.set_defaults(handler=_say)
 
     voices = client_command("voices", "list the server's voices")

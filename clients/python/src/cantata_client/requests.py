@@ -47,6 +47,7 @@ def build_request(
     max_audio_seconds: float | None = None,
     prompt_audio: bytes = b"",
     prompt_text: str = "",
+    instructions: str = "",
 ) -> pb.SynthesizeRequest:
     sampling = pb.SamplingParams(
         temperature=temperature,
@@ -67,4 +68,5 @@ def build_request(
         sampling=sampling,
         prompt_audio=prompt_audio,
         prompt_text=prompt_text,
+        instructions=instructions,
     )
