@@ -21,6 +21,7 @@ from tests.conftest import start_server
 
 CHART = Path("helm/cantata")
 ROCM = yaml.safe_load((CHART / "values-rocm.yaml").read_text())
+STRIX_HALO = yaml.safe_load((CHART / "values-strix-halo.yaml").read_text())
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 CRDS = {"ServiceMonitor", "PrometheusRule"}
 
@@ -83,7 +84,15 @@ CASES: dict[str, dict[str, Any]] = {
     "host-path": {"modelStorage": {"hostPath": "/srv/cantata/models"}},
     "everything": EVERYTHING,
     "rocm-everything": merge(ROCM, EVERYTHING),
+    "strix-halo": STRIX_HALO,
+    "strix-halo-everything": merge(STRIX_HALO, EVERYTHING),
 }
+AMD_GPU_CASES = ["rocm", "rocm-everything", "strix-halo", "strix-halo-everything"]
+
+
+def test_every_profile_is_rendered() -> None:
+    profiles = {path.stem.removeprefix("values-") for path in CHART.glob("values-*.yaml")}
+    assert profiles <= CASES.keys()
 
 
 @cache
@@ -119,6 +128,16 @@ def server_config(case: str) -> str:
 def container(case: str) -> dict[str, Any]:
     (main,) = the(case, "Deployment")["spec"]["template"]["spec"]["containers"]
     return main  # type: ignore[no-any-return]
+
+
+def environment(case: str) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container(case).get("env", [])}
+
+
+def cpus(quantity: str | int | float) -> float:
+    """A Kubernetes CPU quantity ("10", "500m", 2) in cores."""
+    text = str(quantity)
+    return int(text[:-1]) / 1000 if text.endswith("m") else float(text)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -180,18 +199,51 @@ def test_runs_locked_down(case: str) -> None:
             assert {"emptyDir", "persistentVolumeClaim", "hostPath"} & volume.keys(), mount
 
 
-@pytest.mark.parametrize("case", ["rocm", "rocm-everything"])
-def test_rocm_profile_asks_for_an_amd_gpu_and_can_open_it(case: str) -> None:
+@pytest.mark.parametrize("case", AMD_GPU_CASES)
+def test_amd_profiles_ask_for_an_amd_gpu_and_can_open_it(case: str) -> None:
     main = container(case)
     assert main["resources"]["limits"]["amd.com/gpu"] == 1
     assert main["resources"]["requests"]["amd.com/gpu"] == 1
     pod = the(case, "Deployment")["spec"]["template"]["spec"]
     assert {44, 109} <= set(pod["securityContext"]["supplementalGroups"])  # video, render
-    env = {e["name"]: e["value"] for e in main["env"]}
-    assert env["HSA_OVERRIDE_GFX_VERSION"] == "10.3.0"
+    env = environment(case)
+    # libhsakmt fails HSA's start-up on a set but empty override: no GPU.
+    assert env.get("HSA_OVERRIDE_GFX_VERSION") != ""
     mounts = {m["mountPath"] for m in main["volumeMounts"]}
     assert env["MIOPEN_USER_DB_PATH"] in mounts
+    assert env["MIOPEN_CUSTOM_CACHE_DIR"] in mounts
     assert any(t["key"] == "amd.com/gpu" for t in pod["tolerations"])
+
+
+@pytest.mark.parametrize("case", ["rocm", "rocm-everything"])
+def test_rocm_profile_runs_the_rx_6700_xt_as_gfx1030(case: str) -> None:
+    assert environment(case)["HSA_OVERRIDE_GFX_VERSION"] == "10.3.0"
+
+
+@pytest.mark.parametrize("case", ["strix-halo", "strix-halo-everything"])
+def test_strix_halo_profile_decodes_on_the_cpu_cores_it_reserves(case: str) -> None:
+    config = yaml.safe_load(server_config(case))
+    (model,) = [m for m in config["models"] if m["runtime"] == "qwen3-split"]
+    assert config["default_model"] == model["name"]
+    options = model["options"]
+    assert options["decoder_device"] == "cpu"
+    assert options["lm_device"] == "cuda:0"
+    assert options["dtype"] == "bfloat16"
+    assert model["concurrency"] >= options["max_batch"]
+    values = merge(yaml.safe_load((CHART / "values.yaml").read_text()), CASES[case])
+    assert options["model_dir"].startswith(values["modelStorage"]["mountPath"] + "/")
+
+    resources = container(case)["resources"]
+    assert cpus(resources["requests"]["cpu"]) >= options["decoder_threads"]
+    # Guaranteed QoS: the static CPU manager can then give the decoder whole cores.
+    for resource in ("cpu", "memory"):
+        assert resources["requests"][resource] == resources["limits"][resource]
+
+    pod = the(case, "Deployment")["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"amd.com/gpu.device-id": "1586"}  # Radeon 8060S/8050S
+    env = environment(case)
+    assert "HSA_OVERRIDE_GFX_VERSION" not in env  # the image has gfx1151 kernels
+    assert env["MIOPEN_FIND_MODE"] == "FAST"
 
 
 @pytest.mark.parametrize("case", ["cpu", "everything"])
