@@ -27,9 +27,9 @@ from runtimes.dia.script import (
     with_speaker,
 )
 from runtimes.errors import InvalidArgument, ModelLoadError, ResourceExhausted
+from runtimes.torch_devices import torch_device, torch_dtype
 
 _CODEC_FOLDERS = ("dac", "codec", "audio_tokenizer")
-_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 _FALLBACK_SAMPLING = {"guidance_scale": 3.0, "temperature": 1.8, "top_p": 0.9, "top_k": 45}
 """Dia-1.6B-0626's published generation config, for checkpoints saved without one."""
 _T = TypeVar("_T")
@@ -91,8 +91,8 @@ class DiaRuntime:
     def load(self) -> None:
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         options = self.options
-        self._device = _device(options.device)
-        dtype = _dtype(options.dtype, self._device)
+        self._device = torch_device(options.device)
+        dtype = torch_dtype(options.dtype, self._device)
         model_dir = _checked_folder(options.model_dir, "model_dir")
         codec_dir = _codec_folder(options)
         try:
@@ -248,26 +248,6 @@ class DiaRuntime:
 
 def _pick(value: float | None, default: float) -> float:
     return float(default if value is None else value)
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ModelLoadError(f"device {name!r}: {error}") from error
-    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise ModelLoadError(
-            f"device {name!r} asked for, but torch sees {torch.cuda.device_count()} GPUs"
-        )
-    return device
-
-
-def _dtype(name: str, device: torch.device) -> torch.dtype:
-    if name == "auto":
-        return torch.float32 if device.type == "cpu" else torch.float16
-    return _DTYPES[name]
 
 
 def _checked_folder(folder: Path, option: str) -> Path:
