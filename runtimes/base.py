@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -96,6 +96,25 @@ class Runtime(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class StageTotals:
+    """Cumulative busy time of a pipelined runtime's stages, since it loaded."""
+
+    busy_seconds: Mapping[str, float]
+    """Seconds each stage has been busy, by stage name, such as {"lm": 12.3, "decoder": 4.5}."""
+    overlap_seconds: float
+    """Seconds during which two or more stages were busy at the same time."""
+
+
+@runtime_checkable
+class StagedRuntime(Protocol):
+    """What a runtime that runs its work as a pipeline of stages may also offer, for metrics.
+    `stage_totals` is called at scrape time from the metrics server's thread, while syntheses
+    run: it must be cheap and safe to call from any thread."""
+
+    def stage_totals(self) -> StageTotals: ...
 
 
 class RuntimeFactory(Protocol):

@@ -35,6 +35,7 @@ NARROW = {
     "options": {"chunk_seconds": 0.05},
 }
 FRAGILE = {"name": "fragile", "runtime": "tests.fakes:FaultRuntime"}
+STAGED = {"name": "staged", "runtime": "tests.fakes:StagedFaultRuntime"}
 BROKEN = {"name": "broken", "runtime": "piper", "options": {"voices_dir": "/nonexistent"}}
 
 
@@ -75,7 +76,7 @@ def running_server() -> Iterator[RunningServer]:
         {
             "port": 0,
             "metrics": {"port": 0},
-            "models": [PIPER_DETERMINISTIC, FAULTY, NARROW, FRAGILE, BROKEN],
+            "models": [PIPER_DETERMINISTIC, FAULTY, NARROW, FRAGILE, STAGED, BROKEN],
             "max_text_chars": 2000,
         }
     )

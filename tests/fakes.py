@@ -5,11 +5,11 @@ for a real model: features are proven against Piper, failures against this."""
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
-from runtimes.base import Pcm, SynthesisJob, Voice, VoiceCapabilities
+from runtimes.base import Pcm, StageTotals, SynthesisJob, Voice, VoiceCapabilities
 from runtimes.errors import DeviceError, ModelLoadError
 
 SAMPLE_RATE = 16000
@@ -67,3 +67,33 @@ class FaultRuntime:
 
     def close(self) -> None:
         self.loaded.clear()
+
+
+class StagedFaultRuntime(FaultRuntime):
+    """The fault runtime as a pipeline of two stages, for the stage metrics: every chunk it
+    speaks counts as CHUNK_STAGE_SECONDS of each stage's busy time and CHUNK_OVERLAP_SECONDS of
+    overlap."""
+
+    CHUNK_STAGE_SECONDS: Final = {"lm": 0.25, "decoder": 0.125}
+    CHUNK_OVERLAP_SECONDS: Final = 0.0625
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        super().__init__(options)
+        self._chunks = 0
+        self._lock = threading.Lock()
+
+    def synthesize(self, job: SynthesisJob) -> Iterator[Pcm]:
+        for chunk in super().synthesize(job):
+            with self._lock:
+                self._chunks += 1
+            yield chunk
+
+    def stage_totals(self) -> StageTotals:
+        with self._lock:
+            chunks = self._chunks
+        return StageTotals(
+            busy_seconds={
+                stage: chunks * seconds for stage, seconds in self.CHUNK_STAGE_SECONDS.items()
+            },
+            overlap_seconds=chunks * self.CHUNK_OVERLAP_SECONDS,
+        )

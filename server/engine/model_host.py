@@ -17,7 +17,15 @@ from typing import Final
 import psutil
 import structlog
 
-from runtimes.base import Pcm, Runtime, RuntimeFactory, SynthesisJob, Voice
+from runtimes.base import (
+    Pcm,
+    Runtime,
+    RuntimeFactory,
+    StagedRuntime,
+    StageTotals,
+    SynthesisJob,
+    Voice,
+)
 from server.config import ModelSettings
 from server.errors import (
     CantataError,
@@ -235,6 +243,11 @@ class ModelHost:
     @property
     def device(self) -> str:
         return self._runtime.device if self._runtime is not None else ""
+
+    def stage_totals(self) -> StageTotals | None:
+        """The stages' busy time, for a loaded runtime that runs a pipeline of stages."""
+        runtime = self._runtime
+        return runtime.stage_totals() if isinstance(runtime, StagedRuntime) else None
 
     async def load(self) -> None:
         """Creates and loads the runtime on a worker thread. A failure marks the model failed

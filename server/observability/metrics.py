@@ -1,6 +1,7 @@
 """Prometheus metrics, in a registry of the server's own. Counters and histograms are recorded
-as requests finish; gauges (in-flight, queue, loaded, memory) are read from the engine and the
-devices at scrape time, so nothing is counted twice."""
+as requests finish; gauges (in-flight, queue, loaded, memory) and the stage counters that
+pipelined runtimes keep are read from the engine, the runtimes and the devices at scrape time, so
+nothing is counted twice."""
 
 import platform
 from collections.abc import Callable, Iterable, Mapping
@@ -8,9 +9,10 @@ from importlib.metadata import version
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from runtimes.base import StageTotals
 from server.observability.devices import DeviceMemory
 
 RTF_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0, 10.0, 20.0, 50.0)
@@ -40,6 +42,8 @@ class ModelView(Protocol):
 
     @property
     def queued(self) -> int: ...
+
+    def stage_totals(self) -> StageTotals | None: ...
 
 
 class Metrics:
@@ -94,6 +98,27 @@ class Metrics:
         self.registry.register(_StateCollector(models, devices))
 
 
+def _stage_families(models: Iterable[ModelView]) -> Iterable[Metric]:
+    busy = CounterMetricFamily(
+        "cantata_stage_seconds",
+        "Seconds each stage of a pipelined model has been busy.",
+        labels=["model", "stage"],
+    )
+    overlap = CounterMetricFamily(
+        "cantata_stage_overlap_seconds",
+        "Seconds during which two or more stages of a pipelined model were busy at once.",
+        labels=["model"],
+    )
+    for model in models:
+        totals = model.stage_totals()
+        if totals is None:
+            continue
+        for stage, seconds in totals.busy_seconds.items():
+            busy.add_metric([model.name, stage], seconds)
+        overlap.add_metric([model.name], totals.overlap_seconds)
+    return busy, overlap
+
+
 class _StateCollector(Collector):
     def __init__(
         self,
@@ -123,6 +148,7 @@ class _StateCollector(Collector):
             if model.memory_bytes is not None:
                 memory.add_metric([model.name, model.device], model.memory_bytes)
         yield memory
+        yield from _stage_families(models)
         used = GaugeMetricFamily(
             "cantata_device_memory_used_bytes", "Memory in use on a device.", labels=["device"]
         )

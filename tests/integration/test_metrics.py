@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cantata_client import Client, Encoding, InvalidArgumentError, NotFoundError
 from tests.conftest import RunningServer
+from tests.fakes import StagedFaultRuntime
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -84,3 +85,29 @@ def test_state_gauges_and_memory(running_server: RunningServer) -> None:
     total = value(samples, "cantata_device_memory_total_bytes", device="cpu")
     assert 50e6 < used < total
     assert any(name == "cantata_build_info" for name, _ in samples)
+
+
+def test_pipelined_runtimes_count_their_stages_busy_and_overlapping(
+    running_server: RunningServer, client: Client
+) -> None:
+    before = scrape(running_server)
+    client.synthesize("One.", model="staged")
+    client.synthesize("Two. Three.", model="staged")
+    after = scrape(running_server)
+    d = delta(before, after)
+
+    chunks = 3  # one per sentence
+    for stage, seconds in StagedFaultRuntime.CHUNK_STAGE_SECONDS.items():
+        assert d("cantata_stage_seconds_total", model="staged", stage=stage) == pytest.approx(
+            chunks * seconds
+        )
+    assert d("cantata_stage_overlap_seconds_total", model="staged") == pytest.approx(
+        chunks * StagedFaultRuntime.CHUNK_OVERLAP_SECONDS
+    )
+    staged = {
+        (name, dict(labels)["model"]) for name, labels in after if name.startswith("cantata_stage_")
+    }
+    assert staged == {
+        ("cantata_stage_seconds_total", "staged"),
+        ("cantata_stage_overlap_seconds_total", "staged"),
+    }, "only runtimes that report stages have stage metrics"
