@@ -8,7 +8,7 @@ DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch
 
 
 def torch_device(name: str) -> torch.device:
-    """"auto" is a GPU when torch sees one (ROCm builds name HIP devices "cuda"), else the CPU."""
+    """ "auto" is a GPU when torch sees one (ROCm builds name HIP devices "cuda"), else the CPU."""
     if name == "auto":
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     try:
@@ -23,7 +23,7 @@ def torch_device(name: str) -> torch.device:
 
 
 def torch_dtype(name: str, device: torch.device) -> torch.dtype:
-    """"auto" is float16 on a GPU and float32 on the CPU."""
+    """ "auto" is float16 on a GPU and float32 on the CPU."""
     if name == "auto":
         return torch.float32 if device.type == "cpu" else torch.float16
     return DTYPES[name]

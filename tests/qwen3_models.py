@@ -19,7 +19,10 @@ from qwen_tts.core.tokenizer_12hz.modeling_qwen3_tts_tokenizer_v2 import (
     Qwen3TTSTokenizerV2Model,
 )
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-from transformers import EncodecFeatureExtractor, Qwen2TokenizerFast
+from transformers import (  # type: ignore[attr-defined]  # transformers 4.57's names
+    EncodecFeatureExtractor,
+    Qwen2TokenizerFast,
+)
 
 CODE_GROUPS = 4
 CODEBOOK = 32
@@ -151,7 +154,7 @@ def tiny_config(kind: str) -> Qwen3TTSConfig:
             "enc_channels": [8] * 4 + [24],
         },
         tokenizer_type="qwen3_tts_tokenizer_12hz",
-        tts_model_size="1b7" if kind != "voice_design" else "1b7",
+        tts_model_size="1b7",
         tts_model_type=kind,
         im_start_token_id=256,
         im_end_token_id=257,
@@ -202,7 +205,8 @@ def _audible(decoder: torch.nn.Module, rms: float = 0.2) -> None:
             module.reset_parameters()
     codes = torch.randint(0, CODEBOOK, (1, CODE_GROUPS, 50))
     audio = decoder(codes)
-    last = decoder.decoder[-1].conv
+    last: Any = decoder.decoder[-1]  # type: ignore[index]
+    last = last.conv
     last.weight.mul_(rms / float(audio.pow(2).mean().sqrt()))
 
 

@@ -5,10 +5,11 @@ batch's, left-padded) and leave between steps (when they end, are cancelled or f
 request never waits for another's whole utterance. Each step:
 
 1. the code predictor completes the current frame of every runnable row (15 more codebooks,
-   one small autoregressive pass, batched), and each finished frame is handed to its row's
-   consumer at once, so the decoder can work on it while the talker goes on;
+   one small autoregressive pass, batched);
 2. the talker takes the frame's summed codebook embeddings (plus the next text token) and
-   predicts the next frame's first codebook.
+   predicts the next frame's first codebook;
+3. each finished frame is handed to its row's consumer, which decodes it while the talker runs
+   the next steps.
 
 A row may run only as far ahead of its consumer as the consumer's credits allow: the bounded
 queue between the two stages. A row without credit sits out the step (its KV column is masked),
@@ -18,6 +19,7 @@ writes nothing onto the shared modules."""
 import queue
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from qwen_tts.core.models import Qwen3TTSForConditionalGeneration
@@ -119,17 +121,20 @@ class Talker:
                 with self._clock.busy("lm"), torch.inference_mode():
                     for row in joining:
                         self._join(row)
-                    self._step(self._take_runnable())
+                    finished = self._step(self._take_runnable())
             except Exception as error:
                 self._fail(_device_error(error))
+                continue
+            # Handed out once the step is over, so that the talker is idle whenever a consumer
+            # without credit decodes (the sequential baseline really is sequential).
+            for row, item in finished:
+                row.frames.put(item)
         self._fail(DeviceError("the model was closed while generating"))
 
     def _take_runnable(self) -> list[Row]:
         """The rows with credit for one more frame, which this step spends."""
         with self._wake:
-            runnable = [
-                row for row in self._rows if row.credits > 0 and not row.cancelled.is_set()
-            ]
+            runnable = [row for row in self._rows if row.credits > 0 and not row.cancelled.is_set()]
             for row in runnable:
                 row.credits -= 1
         return runnable
@@ -166,22 +171,21 @@ class Talker:
         self._batch.join(cache, length)
         self._rows.append(row)
 
-    def _step(self, runnable: list[Row]) -> None:
-        if not runnable:
-            return
-        finished = [row for row in runnable if self._ends(row)]
-        for row in finished:
-            row.frames.put(END)
-        runnable = [row for row in runnable if row not in finished]
-        if runnable:
-            codes = self._complete_frames(runnable)
-            for row, frame in zip(runnable, codes, strict=True):
-                row.frames.put(frame.cpu())
+    def _step(self, runnable: list[Row]) -> list[tuple[Row, FrameItem]]:
+        """One frame more for each runnable row: what to hand to each row's consumer."""
+        ended = [row for row in runnable if self._ends(row)]
+        running = [row for row in runnable if row not in ended]
+        handed: list[tuple[Row, FrameItem]] = [(row, END) for row in ended]
+        if running:
+            codes = self._complete_frames(running)
+            for row in running:
                 row.produced += 1
                 row.history.append(row.next_code)
-            self._advance(runnable, codes)
-        if finished:
-            self._leave(finished)
+            self._advance(running, codes)
+            handed += zip(running, codes.cpu(), strict=True)
+        if ended:
+            self._leave(ended)
+        return handed
 
     def _ends(self, row: Row) -> bool:
         return row.next_code == self._rules.eos_id or row.produced >= row.max_frames
@@ -224,7 +228,9 @@ class Talker:
         ]
         summed = torch.cat(groups, dim=1).sum(1)
         running = {id(row): index for index, row in enumerate(rows)}
-        inputs = torch.zeros(len(self._rows), 1, summed.shape[-1], dtype=summed.dtype, device=device)
+        inputs = torch.zeros(
+            len(self._rows), 1, summed.shape[-1], dtype=summed.dtype, device=device
+        )
         positions = torch.zeros(len(self._rows), dtype=torch.long)
         for slot, row in enumerate(self._rows):
             index = running.get(id(row))
@@ -281,7 +287,7 @@ class _Batch:
             self.cache, self.mask = cache, torch.ones(1, length, dtype=torch.long)
             return
         total = max(length, self.mask.shape[1])
-        for mine, theirs in zip(self.cache.layers, cache.layers, strict=True):
+        for mine, theirs in zip(_layers(self.cache), _layers(cache), strict=True):
             mine.keys = torch.cat([_left_pad(mine.keys, total), _left_pad(theirs.keys, total)])
             mine.values = torch.cat(
                 [_left_pad(mine.values, total), _left_pad(theirs.values, total)]
@@ -303,10 +309,15 @@ class _Batch:
         mask = self.mask[index]
         columns = mask.any(dim=0).nonzero().flatten()
         self.mask = mask[:, columns]
-        for layer in self.cache.layers:
+        for layer in _layers(self.cache):
             device = layer.keys.device
             layer.keys = layer.keys[index.to(device)][:, :, columns.to(device)]
             layer.values = layer.values[index.to(device)][:, :, columns.to(device)]
+
+
+def _layers(cache: DynamicCache) -> list[Any]:
+    """The cache's per-layer keys and values (transformers 4.57's DynamicLayer)."""
+    return list(cache.layers)
 
 
 def _left_pad(tensor: torch.Tensor, length: int) -> torch.Tensor:

@@ -48,14 +48,25 @@ def build_prompt(model: Qwen3TTSForConditionalGeneration, request: PromptRequest
     device = talker.device
 
     def text(ids: torch.Tensor) -> torch.Tensor:
-        return talker.text_projection(talker.get_text_embeddings()(ids.to(device)))
+        embedded: torch.Tensor = talker.text_projection(
+            talker.get_text_embeddings()(ids.to(device))
+        )
+        return embedded
 
     def codec(ids: list[int]) -> torch.Tensor:
-        return talker.get_input_embeddings()(torch.tensor([ids], device=device))
+        embedded: torch.Tensor = talker.get_input_embeddings()(torch.tensor([ids], device=device))
+        return embedded
 
     tts_bos, tts_eos, tts_pad = text(
-        torch.tensor([[model.config.tts_bos_token_id, model.config.tts_eos_token_id,
-                       model.config.tts_pad_token_id]])
+        torch.tensor(
+            [
+                [
+                    model.config.tts_bos_token_id,
+                    model.config.tts_eos_token_id,
+                    model.config.tts_pad_token_id,
+                ]
+            ]
+        )
     ).chunk(3, dim=1)
 
     language_id = _language_id(config, request.language, request.speaker)
@@ -63,7 +74,9 @@ def build_prompt(model: Qwen3TTSForConditionalGeneration, request: PromptRequest
         prefix = [config.codec_nothink_id, config.codec_think_bos_id, config.codec_think_eos_id]
     else:
         prefix = [
-            config.codec_think_id, config.codec_think_bos_id, language_id,
+            config.codec_think_id,
+            config.codec_think_bos_id,
+            language_id,
             config.codec_think_eos_id,
         ]
     speaker = request.speaker_embedding
@@ -84,8 +97,12 @@ def build_prompt(model: Qwen3TTSForConditionalGeneration, request: PromptRequest
 
     if request.reference_codes is not None and request.reference_ids is not None:
         in_context, trailing = _in_context(
-            model, text(torch.cat([request.reference_ids[:, 3:-2], ids[:, 3:-5]], dim=-1)),
-            request.reference_codes.to(device), tts_eos, tts_pad, request.whole_text,
+            model,
+            text(torch.cat([request.reference_ids[:, 3:-2], ids[:, 3:-5]], dim=-1)),
+            request.reference_codes.to(device),
+            tts_eos,
+            tts_pad,
+            request.whole_text,
         )
         return Prompt(torch.cat([embeddings, in_context], dim=1), trailing, tts_pad)
 

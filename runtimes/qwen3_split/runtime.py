@@ -73,7 +73,8 @@ class Qwen3SplitOptions(BaseModel):
     model_dir: Path
     """A Qwen3-TTS 12 Hz checkpoint as Qwen publishes it (speech tokenizer in speech_tokenizer/)."""
     lm_device: str = "auto"
-    """Talker: "auto" (a GPU when torch sees one; ROCm names HIP devices "cuda"), "cpu", "cuda:N"."""
+    """The talker's: "auto" (a GPU when torch sees one; ROCm names HIP devices "cuda"), "cpu",
+    "cuda:N"."""
     decoder_device: str = "cpu"
     dtype: Literal["auto", "float16", "bfloat16", "float32"] = "auto"
     """The talker's; the decoder always computes in float32."""
@@ -201,7 +202,9 @@ class Qwen3SplitRuntime:
     def synthesize(self, job: SynthesisJob) -> Iterator[Pcm]:
         return self._synthesize(job, job.prompt, max_frames=None)
 
-    def _synthesize(self, job: SynthesisJob, prompt: VoicePrompt | None, max_frames: int | None) -> Iterator[Pcm]:
+    def _synthesize(
+        self, job: SynthesisJob, prompt: VoicePrompt | None, max_frames: int | None
+    ) -> Iterator[Pcm]:
         request = self._prompt_request(job, prompt)
         generator = torch.Generator().manual_seed(
             job.sampling.seed if job.sampling.seed is not None else secrets.randbits(63)

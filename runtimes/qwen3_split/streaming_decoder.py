@@ -58,9 +58,7 @@ class StreamingDecoder:
         return hidden.clamp(min=-1, max=1)[0, 0].float()
 
     def _transformer(self, hidden: torch.Tensor) -> torch.Tensor:
-        positions = torch.arange(
-            self._frames, self._frames + hidden.shape[1], device=hidden.device
-        )
+        positions = torch.arange(self._frames, self._frames + hidden.shape[1], device=hidden.device)
         output: Any = self._decoder.pre_transformer(
             inputs_embeds=hidden,
             past_key_values=self._cache,
@@ -96,7 +94,8 @@ class StreamingDecoder:
             past = hidden.new_zeros(hidden.shape[0], hidden.shape[1], module.padding)
         joined = torch.cat([past, hidden], dim=-1)
         self._history[id(module)] = joined[..., joined.shape[-1] - module.padding :]
-        return module.conv(joined)  # type: ignore[no-any-return]
+        output: torch.Tensor = module.conv(joined)
+        return output
 
     def _transposed_conv(self, module: CausalTransConv, hidden: torch.Tensor) -> torch.Tensor:
         """Each input column writes `kernel` samples starting at its own `stride` slot, so the
@@ -109,7 +108,7 @@ class StreamingDecoder:
         if past is None:
             past = hidden.new_zeros(hidden.shape[0], hidden.shape[1], 1)
         self._history[id(module)] = hidden[..., -1:]
-        output = conv(torch.cat([past, hidden], dim=-1))
+        output: torch.Tensor = conv(torch.cat([past, hidden], dim=-1))
         start = stride
         return output[..., start : start + hidden.shape[-1] * stride]
 
@@ -117,7 +116,8 @@ class StreamingDecoder:
         residual = hidden
         hidden = self._conv(module.dwconv, hidden).permute(0, 2, 1)
         hidden = module.pwconv2(module.act(module.pwconv1(module.norm(hidden))))
-        return residual + (module.gamma * hidden).permute(0, 2, 1)
+        scaled: torch.Tensor = module.gamma * hidden
+        return residual + scaled.permute(0, 2, 1)
 
 
 def decode_whole(decoder: Decoder, codes: torch.Tensor) -> torch.Tensor:
@@ -125,4 +125,3 @@ def decode_whole(decoder: Decoder, codes: torch.Tensor) -> torch.Tensor:
     with torch.inference_mode():
         codes = codes.to(next(decoder.parameters()).device).T.unsqueeze(0)
         return decoder(codes)[0, 0].float()  # type: ignore[no-any-return]
-
