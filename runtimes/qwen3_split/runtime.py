@@ -10,6 +10,7 @@ import json
 import math
 import os
 import secrets
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +41,9 @@ from runtimes.qwen3_split.streaming_decoder import StreamingDecoder
 from runtimes.torch_devices import torch_device, torch_dtype
 
 FRAMES_PER_SECOND = 12.5
+_LOADING = threading.Lock()
+"""transformers builds models on the meta device through process-wide state while loading, so
+two models loading at once on different threads break each other."""
 _SAMPLING_PARAMS = frozenset({"temperature", "top_p", "top_k", "seed", "max_audio_seconds"})
 _LANGUAGE_TAGS = {
     "auto": "mul",
@@ -119,13 +123,14 @@ class Qwen3SplitRuntime:
         if self._decoder_device.type == "cpu":
             torch.set_num_threads(options.decoder_threads or _cpu_quota())
         try:
-            wrapper = Qwen3TTSModel.from_pretrained(
-                str(model_dir),
-                device_map=str(self._lm_device),
-                dtype=torch_dtype(options.dtype, self._lm_device),
-                attn_implementation=options.attn_implementation,
-                local_files_only=True,
-            )
+            with _LOADING:
+                wrapper = Qwen3TTSModel.from_pretrained(
+                    str(model_dir),
+                    device_map=str(self._lm_device),
+                    dtype=torch_dtype(options.dtype, self._lm_device),
+                    attn_implementation=options.attn_implementation,
+                    local_files_only=True,
+                )
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
             raise ModelLoadError(f"cannot load Qwen3-TTS from {model_dir}: {error}") from error
         model = wrapper.model
