@@ -1,0 +1,146 @@
+"""Pipelined against sequential qwen3-split, same process, same config: the full-size 0.6B
+architecture (talker, code predictor, 12 Hz speech decoder) with random weights, greedy so that
+every run generates the same number of frames. Runs in the qwen3 environment:
+
+    .venv-qwen3/bin/python -m bench.qwen3_split [--seconds 6] [--rounds 2] [--threads 1]
+
+`--threads` is torch's intra-op thread count for both modes: with 1, the sequential baseline
+uses one core and the pipelined run one core per stage, as the talker on a GPU and the decoder
+on CPU cores do on a Strix Halo. Prints one JSON object."""
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from qwen_tts.core.models import Qwen3TTSForConditionalGeneration
+
+from runtimes.base import SamplingParams, SynthesisJob
+from runtimes.qwen3_split import Qwen3SplitRuntime
+from tests import qwen3_models
+
+FULL_TALKER_0_6B = {
+    "hidden_size": 1024,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "text_hidden_size": 2048,
+    "rope_scaling": {"mrope_section": [24, 20, 20], "interleaved": True, "type": "default"},
+}
+FULL_PREDICTOR = {
+    "hidden_size": 1024,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 5,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+}
+TEXT = "The quick brown fox jumps over the lazy dog, and then it runs far away."
+
+
+def build_full_size(folder: Path) -> Path:
+    """qwen3_models' builder with the published 0.6B sizes (16 codebooks of 2048 codes)."""
+    codebook, groups = 2048, 16
+    qwen3_models.TINY_TALKER = FULL_TALKER_0_6B
+    qwen3_models.TINY_PREDICTOR = FULL_PREDICTOR
+    qwen3_models.CODEBOOK, qwen3_models.CODE_GROUPS = codebook, groups
+    qwen3_models.TALKER_VOCAB = codebook + 1024
+    qwen3_models.TEXT_VOCAB = 151936
+    offset = codebook - 32
+    qwen3_models.CONTROL = {k: v + offset for k, v in qwen3_models.CONTROL.items()}
+    qwen3_models.LANGUAGES = {k: v + offset for k, v in qwen3_models.LANGUAGES.items()}
+    qwen3_models.SPEAKERS = {k: v + offset for k, v in qwen3_models.SPEAKERS.items()}
+    qwen3_models.TINY_DECODER = {
+        "codebook_size": codebook,
+        "codebook_dim": 512,
+        "num_quantizers": groups,
+    }
+    qwen3_models.TINY_ENCODER = {}  # Mimi's defaults: the published encoder's sizes
+    return qwen3_models.build_tiny_qwen3(folder, "custom_voice")
+
+
+def run_mode(model_dir: Path, pipeline: str, seconds: float, threads: int) -> dict[str, Any]:
+    runtime = Qwen3SplitRuntime(
+        {
+            "model_dir": str(model_dir),
+            "lm_device": "cpu",
+            "pipeline": pipeline,
+            "decoder_threads": threads,
+        }
+    )
+    runtime.load()
+    job = SynthesisJob(
+        (TEXT,), "english", None, sampling=SamplingParams(temperature=0, max_audio_seconds=seconds)
+    )
+    before = runtime.stage_totals()
+    started = time.perf_counter()
+    first: float | None = None
+    samples = 0
+    for chunk in runtime.synthesize(job):
+        first = first if first is not None else time.perf_counter() - started
+        samples += len(chunk)
+    wall = time.perf_counter() - started
+    after = runtime.stage_totals()
+    runtime.close()
+    audio = samples / 24000
+    busy = {k: after.busy_seconds[k] - before.busy_seconds[k] for k in after.busy_seconds}
+    return {
+        "pipeline": pipeline,
+        "wall_seconds": wall,
+        "audio_seconds": audio,
+        "frames_per_second": audio * 12.5 / wall,
+        "real_time_factor": wall / audio,
+        "first_audio_seconds": first,
+        "stage_busy_seconds": busy,
+        "overlap_seconds": after.overlap_seconds - before.overlap_seconds,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        model_dir = build_full_size(Path(folder) / "qwen3-0.6b")
+        parameters = sum(
+            p.numel()
+            for p in Qwen3TTSForConditionalGeneration.from_pretrained(model_dir).parameters()
+        )
+        runs: list[dict[str, Any]] = []
+        for _ in range(args.rounds):  # mirrored: off, on, on, off, ...
+            for pipeline in ("off", "on") if len(runs) % 4 == 0 else ("on", "off"):
+                runs.append(run_mode(model_dir, pipeline, args.seconds, args.threads))
+    summary = {
+        mode: {
+            key: float(np.median([r[key] for r in runs if r["pipeline"] == mode]))
+            for key in ("wall_seconds", "frames_per_second", "real_time_factor")
+        }
+        for mode in ("off", "on")
+    }
+    speedup = summary["off"]["wall_seconds"] / summary["on"]["wall_seconds"]
+    print(
+        json.dumps(
+            {
+                "model": "Qwen3-TTS 12Hz 0.6B architecture, random weights, CPU",
+                "talker_parameters": parameters,
+                "torch_threads": args.threads,
+                "torch": torch.__version__,
+                "runs": runs,
+                "median": summary,
+                "pipelined_speedup": speedup,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
