@@ -17,7 +17,7 @@ serve: $(STAMPS)/install
 
 test: $(STAMPS)/install-test $(STAMPS)/install-qwen3 lint
 	$(BIN)/pytest --ignore=tests/qwen3_split $(PYTEST_ARGS)
-	$(QWEN3_BIN)/pytest tests/qwen3_split $(PYTEST_ARGS)
+	$(QWEN3_BIN)/pytest tests/qwen3_split tests/contract $(PYTEST_ARGS)
 
 lint: $(STAMPS)/install-test check-proto
 	$(BIN)/ruff check server runtimes clients/python tests bench

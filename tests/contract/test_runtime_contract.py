@@ -2,6 +2,7 @@
 RuntimeCase to CASES (with tiny weights built by the test where the real ones can't be
 downloaded) and gets the whole suite."""
 
+import importlib.util
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,12 +29,21 @@ def _tiny_dia(folder: Path) -> dict[str, Any]:
     return {"model_dir": str(build_tiny_dia(folder)), "max_chunk_seconds": 1.0}
 
 
+def _tiny_qwen3(folder: Path) -> dict[str, Any]:
+    from tests.qwen3_models import build_tiny_qwen3
+
+    return {"model_dir": str(build_tiny_qwen3(folder)), "lm_device": "cpu"}
+
+
 CASES = [
     RuntimeCase("piper", lambda _: {"deterministic": True}),
     RuntimeCase(
         "dia", _tiny_dia, text=("[S1] Hello from the contract suite.", "(laughs) A second.")
     ),
 ]
+if importlib.util.find_spec("qwen_tts") is not None:
+    # Only the qwen3 environment has qwen-tts; the Makefile runs this case there.
+    CASES = [RuntimeCase("qwen3-split", _tiny_qwen3)]
 
 
 @pytest.fixture(scope="module", params=CASES, ids=[case.name for case in CASES])
