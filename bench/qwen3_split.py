@@ -21,7 +21,7 @@ from qwen_tts.core.models import Qwen3TTSForConditionalGeneration
 
 from runtimes.base import SamplingParams, SynthesisJob
 from runtimes.qwen3_split import Qwen3SplitRuntime
-from tests import qwen3_models
+from tests.qwen3_models import Sizes, build_tiny_qwen3
 
 FULL_TALKER_0_6B = {
     "hidden_size": 1024,
@@ -44,25 +44,15 @@ FULL_PREDICTOR = {
 TEXT = "The quick brown fox jumps over the lazy dog, and then it runs far away."
 
 
-def build_full_size(folder: Path) -> Path:
-    """qwen3_models' builder with the published 0.6B sizes (16 codebooks of 2048 codes)."""
-    codebook, groups = 2048, 16
-    qwen3_models.TINY_TALKER = FULL_TALKER_0_6B
-    qwen3_models.TINY_PREDICTOR = FULL_PREDICTOR
-    qwen3_models.CODEBOOK, qwen3_models.CODE_GROUPS = codebook, groups
-    qwen3_models.TALKER_VOCAB = codebook + 1024
-    qwen3_models.TEXT_VOCAB = 151936
-    offset = codebook - 32
-    qwen3_models.CONTROL = {k: v + offset for k, v in qwen3_models.CONTROL.items()}
-    qwen3_models.LANGUAGES = {k: v + offset for k, v in qwen3_models.LANGUAGES.items()}
-    qwen3_models.SPEAKERS = {k: v + offset for k, v in qwen3_models.SPEAKERS.items()}
-    qwen3_models.TINY_DECODER = {
-        "codebook_size": codebook,
-        "codebook_dim": 512,
-        "num_quantizers": groups,
-    }
-    qwen3_models.TINY_ENCODER = {}  # Mimi's defaults: the published encoder's sizes
-    return qwen3_models.build_tiny_qwen3(folder, "custom_voice")
+FULL_0_6B = Sizes(
+    codebook=2048,
+    code_groups=16,
+    text_vocab=151936,
+    talker=FULL_TALKER_0_6B,
+    predictor=FULL_PREDICTOR,
+    decoder={"codebook_dim": 512},  # the rest: qwen-tts's defaults, the published decoder's
+    encoder={},  # Mimi's defaults: the published encoder's sizes
+)
 
 
 def run_mode(model_dir: Path, pipeline: str, seconds: float, threads: int) -> dict[str, Any]:
@@ -109,7 +99,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        model_dir = build_full_size(Path(folder) / "qwen3-0.6b")
+        model_dir = build_tiny_qwen3(Path(folder) / "qwen3-0.6b", sizes=FULL_0_6B)
         parameters = sum(
             p.numel()
             for p in Qwen3TTSForConditionalGeneration.from_pretrained(model_dir).parameters()

@@ -7,6 +7,7 @@ The full-size architectures (0.6B, 1.7B) are built by the same code with other s
 benchmark."""
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +27,32 @@ from transformers import (  # type: ignore[attr-defined]  # transformers 4.57's 
 
 CODE_GROUPS = 4
 CODEBOOK = 32
-# The talker's vocabulary is the codes followed by 1024 control ids (the top 1024 are
-# suppressed when sampling, except end-of-speech), as in the published checkpoints.
-TALKER_VOCAB = CODEBOOK + 1024
-CONTROL = {
-    "codec_pad_id": CODEBOOK + 100,
-    "codec_bos_id": CODEBOOK + 101,
-    "codec_eos_token_id": CODEBOOK + 102,
-    "codec_think_id": CODEBOOK + 106,
-    "codec_nothink_id": CODEBOOK + 107,
-    "codec_think_bos_id": CODEBOOK + 108,
-    "codec_think_eos_id": CODEBOOK + 109,
-}
-LANGUAGES = {"english": CODEBOOK + 2, "chinese": CODEBOOK + 7, "beijing_dialect": CODEBOOK + 12}
-SPEAKERS = {"ryan": CODEBOOK + 300, "vivian": CODEBOOK + 301, "dylan": CODEBOOK + 302}
 DIALECTS = {"ryan": False, "vivian": False, "dylan": "beijing_dialect"}
 
+
+def control_ids(codebook: int) -> dict[str, int]:
+    """The talker's vocabulary is the codes followed by 1024 control ids (the top 1024 are
+    suppressed when sampling, except end-of-speech), as in the published checkpoints."""
+    return {
+        "codec_pad_id": codebook + 100,
+        "codec_bos_id": codebook + 101,
+        "codec_eos_token_id": codebook + 102,
+        "codec_think_id": codebook + 106,
+        "codec_nothink_id": codebook + 107,
+        "codec_think_bos_id": codebook + 108,
+        "codec_think_eos_id": codebook + 109,
+    }
+
+
+def languages(codebook: int) -> dict[str, int]:
+    return {"english": codebook + 2, "chinese": codebook + 7, "beijing_dialect": codebook + 12}
+
+
+def speakers(codebook: int) -> dict[str, int]:
+    return {"ryan": codebook + 300, "vivian": codebook + 301, "dylan": codebook + 302}
+
+
 SPECIAL_TEXT = ["<|im_start|>", "<|im_end|>", "assistant", "user"]
-TEXT_VOCAB = 320
 TTS_TOKENS = {"tts_pad_token_id": 300, "tts_bos_token_id": 301, "tts_eos_token_id": 302}
 
 TINY_TALKER: dict[str, Any] = {
@@ -99,6 +108,21 @@ TINY_ENCODER: dict[str, Any] = {
     "frame_rate": 12.5,
     "sampling_rate": 24000,
 }
+
+
+@dataclass(frozen=True)
+class Sizes:
+    codebook: int
+    code_groups: int
+    text_vocab: int
+    talker: dict[str, Any]
+    predictor: dict[str, Any]
+    decoder: dict[str, Any]
+    encoder: dict[str, Any]
+
+
+TINY = Sizes(CODEBOOK, CODE_GROUPS, 320, TINY_TALKER, TINY_PREDICTOR, TINY_DECODER, TINY_ENCODER)
+
 GENERATION_DEFAULTS = {
     "do_sample": True,
     "top_k": 50,
@@ -113,44 +137,47 @@ GENERATION_DEFAULTS = {
 }
 
 
-def build_tiny_qwen3(folder: Path, kind: str = "custom_voice", seed: int = 0) -> Path:
-    """Saves a random tiny checkpoint of `kind` (custom_voice, base or voice_design)."""
+def build_tiny_qwen3(
+    folder: Path, kind: str = "custom_voice", seed: int = 0, sizes: Sizes = TINY
+) -> Path:
+    """Saves a random checkpoint of `kind` (custom_voice, base or voice_design)."""
     torch.manual_seed(seed)
-    config = tiny_config(kind)
+    config = tiny_config(kind, sizes)
     model = Qwen3TTSForConditionalGeneration(config)
     _randomise(model)
     with torch.no_grad():
         # End-of-speech is never the greedy choice, so greedy runs last until their limit, and
         # sampled runs still end by themselves now and then.
-        model.talker.codec_head.weight[CONTROL["codec_eos_token_id"]] = 0.0
+        model.talker.codec_head.weight[control_ids(sizes.codebook)["codec_eos_token_id"]] = 0.0
     model.save_pretrained(folder)
     _fix_speaker_encoder_config(folder / "config.json")
     (folder / "generation_config.json").write_text(json.dumps(GENERATION_DEFAULTS))
     _save_text_tokenizer(folder)
-    save_speech_tokenizer(folder / "speech_tokenizer", tiny_speech_tokenizer_config())
+    save_speech_tokenizer(folder / "speech_tokenizer", sizes)
     return folder
 
 
-def tiny_config(kind: str) -> Qwen3TTSConfig:
+def tiny_config(kind: str, sizes: Sizes = TINY) -> Qwen3TTSConfig:
+    codebook = sizes.codebook
     talker = {
-        **TINY_TALKER,
-        **CONTROL,
-        "vocab_size": TALKER_VOCAB,
-        "text_vocab_size": TEXT_VOCAB,
-        "num_code_groups": CODE_GROUPS,
-        "codec_language_id": LANGUAGES,
-        "spk_id": SPEAKERS if kind == "custom_voice" else {},
+        **sizes.talker,
+        **control_ids(codebook),
+        "vocab_size": codebook + 1024,
+        "text_vocab_size": sizes.text_vocab,
+        "num_code_groups": sizes.code_groups,
+        "codec_language_id": languages(codebook),
+        "spk_id": speakers(codebook) if kind == "custom_voice" else {},
         "spk_is_dialect": DIALECTS if kind == "custom_voice" else {},
         "code_predictor_config": {
-            **TINY_PREDICTOR,
-            "vocab_size": CODEBOOK,
-            "num_code_groups": CODE_GROUPS,
+            **sizes.predictor,
+            "vocab_size": codebook,
+            "num_code_groups": sizes.code_groups,
         },
     }
     return Qwen3TTSConfig(
         talker_config=talker,
         speaker_encoder_config={
-            "enc_dim": TINY_TALKER["hidden_size"],
+            "enc_dim": sizes.talker["hidden_size"],
             "enc_channels": [8] * 4 + [24],
         },
         tokenizer_type="qwen3_tts_tokenizer_12hz",
@@ -162,18 +189,19 @@ def tiny_config(kind: str) -> Qwen3TTSConfig:
     )
 
 
-def tiny_speech_tokenizer_config() -> Qwen3TTSTokenizerV2Config:
-    return Qwen3TTSTokenizerV2Config(
-        encoder_config=TINY_ENCODER,
-        decoder_config=TINY_DECODER,
-        encoder_valid_num_quantizers=CODE_GROUPS,
+def save_speech_tokenizer(folder: Path, sizes: Sizes = TINY) -> None:
+    config = Qwen3TTSTokenizerV2Config(
+        encoder_config=sizes.encoder,
+        decoder_config={
+            **sizes.decoder,
+            "codebook_size": sizes.codebook,
+            "num_quantizers": sizes.code_groups,
+        },
+        encoder_valid_num_quantizers=sizes.code_groups,
     )
-
-
-def save_speech_tokenizer(folder: Path, config: Qwen3TTSTokenizerV2Config) -> None:
     model = Qwen3TTSTokenizerV2Model(config)
     _randomise(model)
-    _audible(model.decoder)
+    _audible(model.decoder, sizes)
     model.save_pretrained(folder)
     EncodecFeatureExtractor(feature_size=1, sampling_rate=24000).save_pretrained(folder)
 
@@ -195,7 +223,7 @@ def _randomise(model: torch.nn.Module) -> None:
 
 
 @torch.no_grad()
-def _audible(decoder: torch.nn.Module, rms: float = 0.2) -> None:
+def _audible(decoder: torch.nn.Module, sizes: Sizes, rms: float = 0.2) -> None:
     """transformers' initialiser (normal, std 0.02) shrinks the signal through the decoder's
     convolutions to ~1e-9; PyTorch's own initialiser keeps it, and the last convolution is
     scaled so that the audio has speech-like loudness, which lets the tests tell audio from
@@ -203,7 +231,7 @@ def _audible(decoder: torch.nn.Module, rms: float = 0.2) -> None:
     for module in decoder.modules():
         if isinstance(module, torch.nn.Conv1d | torch.nn.ConvTranspose1d):
             module.reset_parameters()
-    codes = torch.randint(0, CODEBOOK, (1, CODE_GROUPS, 50))
+    codes = torch.randint(0, sizes.codebook, (1, sizes.code_groups, 50))
     audio = decoder(codes)
     last: Any = decoder.decoder[-1]  # type: ignore[index]
     last = last.conv
