@@ -9,7 +9,9 @@ uses one core and the pipelined run one core per stage, as the talker on a GPU a
 on CPU cores do on a Strix Halo. Prints one JSON object."""
 
 import argparse
+import contextlib
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,11 +19,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from qwen_tts.core.models import Qwen3TTSForConditionalGeneration
 
 from runtimes.base import SamplingParams, SynthesisJob
-from runtimes.qwen3_split import Qwen3SplitRuntime
-from tests.qwen3_models import Sizes, build_tiny_qwen3
+
+with contextlib.redirect_stdout(sys.stderr):  # qwen-tts prints a banner on import
+    from qwen_tts.core.models import Qwen3TTSForConditionalGeneration
+
+    from runtimes.qwen3_split import Qwen3SplitRuntime
+    from tests.qwen3_models import Sizes, build_tiny_qwen3
 
 FULL_TALKER_0_6B = {
     "hidden_size": 1024,
@@ -120,7 +125,7 @@ def main() -> None:
         json.dumps(
             {
                 "model": "Qwen3-TTS 12Hz 0.6B architecture, random weights, CPU",
-                "talker_parameters": parameters,
+                "parameters": parameters,
                 "torch_threads": args.threads,
                 "torch": torch.__version__,
                 "runs": runs,
