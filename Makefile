@@ -48,7 +48,7 @@ $(STAMPS)/install: $(BIN)/python $(SOURCES_OF_INSTALL)
 # torch==2.13.0 is the CPU wheel (any other torch pulls a multi-GB CUDA build); the Dia tests
 # run on it with tiny models.
 $(STAMPS)/install-test: $(STAMPS)/install
-	$(BIN)/pip install --quiet torch==2.13.0 -e '.[piper,dia,test]'
+	$(BIN)/pip install --quiet torch==2.13.0 -e '.[piper,dia,tensorrt,test]'
 	@mkdir -p $(STAMPS) && touch $@
 
 # torch==2.13.0 is the CPU wheel here. qwen-tts goes in without its declared requirements (gradio,
