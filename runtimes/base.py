@@ -21,6 +21,8 @@ class SamplingParams:
     cfg_scale: float | None = None
     seed: int | None = None
     max_audio_seconds: float | None = None
+    steps: int | None = None
+    """Flow-matching or diffusion steps, for models that take steps."""
 
     def names_set(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]

@@ -35,6 +35,7 @@ def request_from_proto(message: pb.SynthesizeRequest, request_id: str) -> Synthe
         cfg_scale=_optional(s, "cfg_scale"),
         seed=s.seed if s.HasField("seed") else None,
         max_audio_seconds=_optional(s, "max_audio_seconds"),
+        steps=s.steps if s.HasField("steps") else None,
     )
     return SynthesisRequest(
         text=message.text,

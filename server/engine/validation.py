@@ -132,6 +132,7 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "top_k": (1, 1_000_000, True),
     "cfg_scale": (0.0, 100.0, True),
     "max_audio_seconds": (0.0, 3600.0, False),
+    "steps": (1, 128, True),
 }
 
 
