@@ -11,6 +11,7 @@ def test_defaults_leave_everything_to_the_server() -> None:
     )
     assert not request.sampling.HasField("temperature")
     assert not request.sampling.HasField("seed")
+    assert not request.sampling.HasField("steps")
 
 
 def test_every_option_lands_in_its_field() -> None:
@@ -28,6 +29,7 @@ def test_every_option_lands_in_its_field() -> None:
         cfg_scale=3.0,
         seed=7,
         max_audio_seconds=12.5,
+        steps=32,
         prompt_audio=b"RIFF",
         prompt_text="words",
         instructions="Speak slowly, warm and amused.",
@@ -41,7 +43,13 @@ def test_every_option_lands_in_its_field() -> None:
         sample_rate_hz=24000,
         speed=1.25,
         sampling=pb.SamplingParams(
-            temperature=0.0, top_p=0.9, top_k=40, cfg_scale=3.0, seed=7, max_audio_seconds=12.5
+            temperature=0.0,
+            top_p=0.9,
+            top_k=40,
+            cfg_scale=3.0,
+            seed=7,
+            max_audio_seconds=12.5,
+            steps=32,
         ),
         prompt_audio=b"RIFF",
         prompt_text="words",

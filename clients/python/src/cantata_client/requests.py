@@ -45,6 +45,7 @@ def build_request(
     cfg_scale: float | None = None,
     seed: int | None = None,
     max_audio_seconds: float | None = None,
+    steps: int | None = None,
     prompt_audio: bytes = b"",
     prompt_text: str = "",
     instructions: str = "",
@@ -56,6 +57,7 @@ def build_request(
         cfg_scale=cfg_scale,
         seed=seed,
         max_audio_seconds=max_audio_seconds,
+        steps=steps,
     )
     return pb.SynthesizeRequest(
         text=text,
