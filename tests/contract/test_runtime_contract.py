@@ -159,6 +159,7 @@ def test_sampling_params_it_advertises_are_accepted(loaded: tuple[RuntimeCase, R
         "top_k": 20,
         "cfg_scale": 2.0,
         "seed": 3,
+        "steps": 8,
     }
     advertised = runtime.voices()[0].capabilities.sampling_params
     for name in sorted(advertised & values.keys()):

@@ -41,6 +41,8 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], type[CantataError], str]] = [
     ("Hello.", {"top_k": 5}, InvalidArgumentError, "sampling.top_k is not supported"),
     ("Hello.", {"seed": 1}, InvalidArgumentError, "sampling.seed is not supported"),
     ("Hello.", {"cfg_scale": 3.0}, InvalidArgumentError, "sampling.cfg_scale is not supported"),
+    ("Hello.", {"steps": 16}, InvalidArgumentError, "sampling.steps is not supported"),
+    ("Hello.", {"steps": 0}, InvalidArgumentError, "sampling.steps is not supported"),
     ("Hello.", {"temperature": math.nan}, InvalidArgumentError, "sampling.temperature must"),
     ("Hello.", {"temperature": -1.0}, InvalidArgumentError, "sampling.temperature must"),
     ("Hello.", {"max_audio_seconds": 0.0}, InvalidArgumentError, "max_audio_seconds must"),
