@@ -14,7 +14,7 @@ from transformers import DacModel, DiaForConditionalGeneration, DiaTokenizer, Ge
 from transformers.utils import logging as transformers_logging
 
 from runtimes.base import Pcm, SamplingParams, SynthesisJob, Voice, VoiceCapabilities
-from runtimes.dia.batching import Batcher
+from runtimes.batching import Batcher
 from runtimes.dia.codec import Codec, StreamingDecoder
 from runtimes.dia.generation import End, Row, Tokens, generate
 from runtimes.dia.sampling import RowSampling
@@ -82,7 +82,7 @@ class DiaRuntime:
             self.options.nonverbals, self.options.emoji, self.options.unknown_tags
         )
         self._device = torch.device("cpu")
-        self._batcher: Batcher | None = None
+        self._batcher: Batcher[Row] | None = None
 
     @property
     def device(self) -> str:
@@ -117,11 +117,13 @@ class DiaRuntime:
                 f" predicts {len(self._tokens.delays)} channels"
             )
         self._defaults = _generation_defaults(model_dir)
-        self._batcher = Batcher(
+        self._batcher = Batcher[Row](
             lambda rows: generate(self._model, self._tokens, rows),
+            lambda row: row.prefix_frames,
             options.max_batch,
             options.batch_wait_ms / 1000,
             options.max_concurrent_batches,
+            "dia",
         )
         warm_up = SynthesisJob(("Hello.",), options.voice, sampling=SamplingParams(temperature=0))
         for _ in self._synthesize(warm_up, max_frames=4):

@@ -19,7 +19,7 @@ from transformers import (
     DiaTokenizer,
 )
 
-from runtimes.dia.batching import Batcher
+from runtimes.batching import Batcher
 from runtimes.dia.codec import Codec, StreamingDecoder
 from runtimes.dia.generation import END, FrameItem, Row, Tokens, generate
 from runtimes.dia.sampling import RowSampling, choose_tokens
@@ -176,7 +176,9 @@ def test_the_batcher_gathers_rows_that_arrive_together(dia: Dia) -> None:
         batches.append(len(rows))
         generate(dia.model, dia.tokens, rows)
 
-    batcher = Batcher(run, max_rows=3, wait_seconds=5.0, max_batches=2)
+    batcher = Batcher[Row](
+        run, lambda row: row.prefix_frames, max_rows=3, wait_seconds=5.0, max_batches=2, name="dia"
+    )
     rows = [dia.row(TEXTS[0], sampled(seed), max_frames=5) for seed in range(4)]
     for row in rows:
         batcher.submit(row)
