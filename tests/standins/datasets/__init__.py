@@ -15,4 +15,6 @@ class Dataset:
 
 
 def __getattr__(name: str) -> NoReturn:
+    if name.startswith("__"):
+        raise AttributeError(name)
     raise ImportError(f"datasets.{name}: {MESSAGE}")

@@ -2,8 +2,8 @@
 
 from typing import NoReturn
 
-from torchaudio import MESSAGE
+from torchaudio import refusal
 
 
 def __getattr__(name: str) -> NoReturn:
-    raise ImportError(f"torchaudio.compliance.kaldi.{name}: {MESSAGE}")
+    raise refusal(__name__, name)

@@ -1,0 +1,1 @@
+"""F5-TTS with the Vocos vocoder: TensorRT engines, ONNX Runtime and PyTorch backends."""
