@@ -77,12 +77,18 @@ def export_onnx(graph: Graph, folder: Path) -> Path:
     return path
 
 
-def choose(graph: Graph, preference: str, device: torch.device, engine_folder: Path) -> Choice:
+def choose(
+    graph: Graph,
+    preference: str,
+    device: torch.device,
+    engine_folder: Path,
+    precision: str = "fp16",
+) -> Choice:
     order = BACKENDS if preference == "auto" else (preference,)
     passed_over: list[str] = []
     for backend in order:
         try:
-            run = _OPENERS[backend](graph, device, engine_folder)
+            run = _OPENERS[backend](graph, device, engine_folder, precision)
         except _Unavailable as why:
             passed_over.append(f"{backend}: {why}")
             continue
@@ -99,7 +105,7 @@ class _Unavailable(Exception):
     """This backend cannot run here; the message says why."""
 
 
-def _open_torch(graph: Graph, device: torch.device, _: Path) -> Runner:
+def _open_torch(graph: Graph, device: torch.device, _: Path, __: str) -> Runner:
     module = graph.module
 
     def run(*inputs: torch.Tensor) -> torch.Tensor:
@@ -110,7 +116,7 @@ def _open_torch(graph: Graph, device: torch.device, _: Path) -> Runner:
     return run
 
 
-def _open_onnxruntime(graph: Graph, device: torch.device, folder: Path) -> Runner:
+def _open_onnxruntime(graph: Graph, device: torch.device, folder: Path, _: str) -> Runner:
     if importlib.util.find_spec("onnxruntime") is None:
         raise _Unavailable("onnxruntime is not installed")
     import onnxruntime
@@ -138,19 +144,21 @@ def _open_onnxruntime(graph: Graph, device: torch.device, folder: Path) -> Runne
     return run
 
 
-def _open_tensorrt(graph: Graph, device: torch.device, folder: Path) -> Runner:
+def _open_tensorrt(graph: Graph, device: torch.device, folder: Path, precision: str) -> Runner:
     if importlib.util.find_spec("tensorrt") is None:
         raise _Unavailable("tensorrt is not importable")
     if device.type != "cuda":
         raise _Unavailable(f"TensorRT needs a CUDA device, the model is on {device}")
     engines = importlib.import_module("runtimes.tensorrt.engines")
     try:
-        return engines.open_engine(graph, device, folder)  # type: ignore[no-any-return]
+        return engines.open_engine(  # type: ignore[no-any-return]
+            graph, device, folder, precision=precision
+        )
     except engines.EngineError as error:
         raise _Unavailable(str(error)) from error
 
 
-_OPENERS: dict[str, Callable[[Graph, torch.device, Path], Runner]] = {
+_OPENERS: dict[str, Callable[[Graph, torch.device, Path, str], Runner]] = {
     "tensorrt": _open_tensorrt,
     "onnxruntime": _open_onnxruntime,
     "torch": _open_torch,

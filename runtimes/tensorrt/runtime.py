@@ -61,6 +61,9 @@ class F5Options(BaseModel):
     vocoder_backend: Literal["auto", "tensorrt", "onnxruntime", "torch"] | None = None
     """The vocoder's, when it should differ from `backend`."""
     device: str = "auto"
+    precision: Literal["fp16", "fp32"] = "fp16"
+    """TensorRT engines' precision (FP16 where the TensorRT version has the flag); PyTorch and
+    ONNX Runtime compute in float32."""
     steps: int = Field(default=32, ge=1, le=128)
     cfg_scale: float = Field(default=2.0, ge=0)
     sway: float | None = -1.0
@@ -118,13 +121,17 @@ class F5Runtime:
         vocoder = load_vocoder(options.vocoder_dir, self._device)
         self._vocoder_context = vocoder.config.context_frames
         engines = options.engine_dir.expanduser()
+        self._vocoder = vocoder
         self.backends = {
-            "dit": backends.choose(dit_graph(self._model), options.backend, self._device, engines),
+            "dit": backends.choose(
+                dit_graph(self._model), options.backend, self._device, engines, options.precision
+            ),
             "vocoder": backends.choose(
                 vocoder_graph(vocoder),
                 options.vocoder_backend or options.backend,
                 self._device,
                 engines,
+                options.precision,
             ),
         }
         self._voices = {voice.name: self._reference_of(voice) for voice in options.voices}
@@ -185,9 +192,11 @@ class F5Runtime:
         ]
 
     def memory_bytes(self) -> int:
+        """The weights both parts hold (engines and ONNX Runtime sessions hold their own)."""
         return sum(
             tensor.numel() * tensor.element_size()
-            for tensor in (*self._model.parameters(), *self._model.buffers())
+            for module in (self._model, self._vocoder)
+            for tensor in (*module.parameters(), *module.buffers())
         )
 
     def synthesize(self, job: SynthesisJob) -> Iterator[Pcm]:

@@ -90,12 +90,12 @@ def _check_graph(
     from runtimes.tensorrt import backends
 
     inputs = _inputs_of(graph, args.frames, device)
-    reference = backends.choose(graph, "torch", device, args.engine_dir).run
+    reference = backends.choose(graph, "torch", device, args.engine_dir, args.precision).run
     expected, torch_seconds = _timed(reference, inputs, args.repeats)
     results: dict[str, Any] = {"torch": {"seconds": torch_seconds}}
     for backend in ("onnxruntime", "tensorrt"):
         try:
-            run = backends.choose(graph, backend, device, args.engine_dir).run
+            run = backends.choose(graph, backend, device, args.engine_dir, args.precision).run
         except Exception as error:  # every reason a backend cannot run here is reported
             results[backend] = {"unavailable": str(error)}
             continue

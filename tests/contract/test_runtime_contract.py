@@ -35,8 +35,28 @@ def _tiny_qwen3(folder: Path) -> dict[str, Any]:
     return {"model_dir": str(build_tiny_qwen3(folder)), "lm_device": "cpu"}
 
 
+def _tiny_f5(folder: Path) -> dict[str, Any]:
+    import soundfile
+
+    from tests.f5_models import build_tiny_f5
+    from tests.tensorrt_models import build_tiny_vocos
+
+    noise = np.random.default_rng(0).standard_normal(36000).astype(np.float32) * 0.05
+    soundfile.write(folder / "reference.wav", noise, 24000)
+    return {
+        "model_dir": str(build_tiny_f5(folder / "f5")),
+        "vocoder_dir": str(build_tiny_vocos(folder / "vocos")),
+        "engine_dir": str(folder / "engines"),
+        "steps": 4,
+        "voices": [
+            {"name": "reference", "audio": str(folder / "reference.wav"), "text": "Some words."}
+        ],
+    }
+
+
 CASES = [
     RuntimeCase("piper", lambda _: {"deterministic": True}),
+    RuntimeCase("tensorrt", _tiny_f5),
     RuntimeCase(
         "dia", _tiny_dia, text=("[S1] Hello from the contract suite.", "(laughs) A second.")
     ),
