@@ -23,7 +23,7 @@ from runtimes.errors import InvalidArgument, ModelLoadError
 from runtimes.tensorrt import backends
 from runtimes.tensorrt.checkpoint import load_dit
 from runtimes.tensorrt.dit import DiT
-from runtimes.tensorrt.flow import FlowRow, sample
+from runtimes.tensorrt.flow import FlowRow, StepFunction, sample
 from runtimes.tensorrt.mel import HOP, SAMPLE_RATE, log_mel
 from runtimes.tensorrt.onnx_export import VOCODER_INPUT, VOCODER_OUTPUT
 from runtimes.tensorrt.text import duration_frames, token_ids
@@ -248,10 +248,9 @@ class F5Runtime:
         return FlowRow(mel, conditional[0].cpu(), unconditional[0].cpu(), generator, guidance)
 
     def _run_batch(self, rows: list[_Row]) -> None:
-        step = self.backends["dit"].run
         try:
             mels = sample(
-                lambda x, cond, text, time, mask: step(x, cond, text, time, _full(mask, x)),
+                exported_step(self.backends["dit"].run),
                 [row.flow for row in rows],
                 rows[0].steps,
                 self.options.sway,
@@ -280,11 +279,21 @@ class F5Runtime:
             self._batcher.close()
 
 
-def _full(mask: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
-    """The exported step always takes a mask; a batch without padding attends everywhere."""
-    if mask is not None:
-        return mask
-    return torch.ones(x.shape[0], x.shape[1], dtype=torch.bool, device=x.device)
+def exported_step(run: backends.Runner) -> StepFunction:
+    """The step graph always takes a mask; a batch without padding attends everywhere."""
+
+    def step(
+        x: torch.Tensor,
+        cond: torch.Tensor,
+        text: torch.Tensor,
+        time: torch.Tensor,
+        mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        if mask is None:
+            mask = torch.ones(x.shape[0], x.shape[1], dtype=torch.bool, device=x.device)
+        return run(x, cond, text, time, mask)
+
+    return step
 
 
 class _Step(torch.nn.Module):

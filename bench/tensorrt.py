@@ -1,0 +1,150 @@
+"""The tensorrt runtime's parts on this machine: the full-size F5TTS_v1_Base DiT and Vocos
+(charactr/vocos-mel-24khz sizes) with random weights, PyTorch against ONNX Runtime (time per
+call and parity), the time share of the DiT and the vocoder at 8 and 32 flow steps, and the
+throughput of one flow batch of 4 sentences against 4 one at a time.
+
+    .venv/bin/python -m bench.tensorrt [--frames 256] [--repeats 3]
+
+Prints one JSON object. TensorRT itself is for a Jetson: `cantata tensorrt check` there."""
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from runtimes.tensorrt import backends
+from runtimes.tensorrt.checkpoint import load_dit
+from runtimes.tensorrt.flow import FlowRow, sample
+from runtimes.tensorrt.runtime import dit_graph, exported_step, vocoder_graph
+from runtimes.tensorrt.vocoder import load_vocoder
+from tests.f5_models import F5_V1_BASE, build_tiny_f5
+from tests.tensorrt_models import build_tiny_vocos
+
+CPU = torch.device("cpu")
+
+
+def timed(
+    run: backends.Runner, inputs: tuple[torch.Tensor, ...], repeats: int
+) -> tuple[Any, float]:
+    output = run(*inputs)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        output = run(*inputs)
+    return output, (time.perf_counter() - started) / repeats
+
+
+def compare_backends(
+    graph: backends.Graph, inputs: tuple[torch.Tensor, ...], folder: Path, repeats: int
+) -> dict[str, Any]:
+    expected, torch_seconds = timed(
+        backends.choose(graph, "torch", CPU, folder).run, inputs, repeats
+    )
+    got, onnx_seconds = timed(
+        backends.choose(graph, "onnxruntime", CPU, folder).run, inputs, repeats
+    )
+    difference = (got - expected).numpy()
+    return {
+        "torch_seconds": torch_seconds,
+        "onnxruntime_seconds": onnx_seconds,
+        "onnxruntime_speedup": torch_seconds / onnx_seconds,
+        "mse": float(np.mean(difference**2)),
+        "largest_error": float(np.abs(difference).max()),
+        "output_scale": float(expected.abs().max()),
+    }
+
+
+def flow_rows(model: Any, frames: int, count: int) -> list[FlowRow]:
+    rows = []
+    for seed in range(count):
+        generator = torch.Generator().manual_seed(seed)
+        text = torch.randint(0, 2000, (1, frames // 4), generator=generator)
+        lengths = torch.tensor([frames])
+        rows.append(
+            FlowRow(
+                torch.randn(frames // 3, 100, generator=generator),
+                model.embed_text(text, lengths, frames, False)[0],
+                model.embed_text(text, lengths, frames, True)[0],
+                generator,
+                2.0,
+            )
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--frames", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(torch.get_num_threads())
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        model, _ = load_dit(build_tiny_f5(folder / "f5", config=F5_V1_BASE))
+        vocoder = load_vocoder(
+            build_tiny_vocos(folder / "vocos", dim=512, intermediate_dim=1536, num_layers=8)
+        )
+        frames = args.frames
+        generator = torch.Generator().manual_seed(0)
+        step_inputs = (
+            torch.randn(2, frames, 100, generator=generator),
+            torch.randn(2, frames, 100, generator=generator),
+            torch.randn(2, frames, 512, generator=generator),
+            torch.rand(2, generator=generator),
+            torch.ones(2, frames, dtype=torch.bool),
+        )
+        mel = (torch.randn(1, 100, frames, generator=generator) * 2 - 3,)
+        parts = {
+            "dit_step (guided pair)": compare_backends(
+                dit_graph(model), step_inputs, folder / "engines", args.repeats
+            ),
+            "vocoder": compare_backends(
+                vocoder_graph(vocoder), mel, folder / "engines", args.repeats
+            ),
+        }
+        share = {}
+        for steps in (8, 32):
+            dit = parts["dit_step (guided pair)"]["onnxruntime_seconds"] * steps
+            vocoding = parts["vocoder"]["onnxruntime_seconds"]
+            share[f"{steps}_steps"] = {
+                "dit_seconds": dit,
+                "vocoder_seconds": vocoding,
+                "vocoder_share": vocoding / (dit + vocoding),
+            }
+        step = exported_step(
+            backends.choose(dit_graph(model), "onnxruntime", CPU, folder / "engines").run
+        )
+        rows = flow_rows(model, frames, 4)
+        started = time.perf_counter()
+        for row in rows:
+            sample(step, [row], 2, -1.0, CPU)
+        one_at_a_time = time.perf_counter() - started
+        started = time.perf_counter()
+        sample(step, flow_rows(model, frames, 4), 2, -1.0, CPU)
+        batched = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "machine": "CPU, random weights, F5TTS_v1_Base and vocos-mel-24khz sizes",
+                "frames": frames,
+                "audio_seconds": frames * 256 / 24000,
+                "torch_threads": torch.get_num_threads(),
+                "parts": parts,
+                "time_share": share,
+                "batching_2_steps_4_sentences": {
+                    "one_at_a_time_seconds": one_at_a_time,
+                    "one_batch_seconds": batched,
+                    "throughput_ratio": one_at_a_time / batched,
+                },
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
