@@ -86,6 +86,7 @@ CASES: dict[str, dict[str, Any]] = {
     "rocm-everything": merge(ROCM, EVERYTHING),
     "strix-halo": STRIX_HALO,
     "strix-halo-everything": merge(STRIX_HALO, EVERYTHING),
+    "cache-existing-claim": {"cacheStorage": {"enabled": True, "existingClaim": "my-cache"}},
 }
 AMD_GPU_CASES = ["rocm", "rocm-everything", "strix-halo", "strix-halo-everything"]
 
@@ -246,10 +247,23 @@ def test_strix_halo_profile_decodes_on_the_cpu_cores_it_reserves(case: str) -> N
     assert env["MIOPEN_FIND_MODE"] == "FAST"
 
 
+def test_the_cache_volume_can_be_an_existing_claim() -> None:
+    pod = the("cache-existing-claim", "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["cache"]["persistentVolumeClaim"] == {"claimName": "my-cache"}
+    assert {"name": "cache", "mountPath": "/var/cache/cantata"} in container(
+        "cache-existing-claim"
+    )["volumeMounts"]
+    assert of_kind("cache-existing-claim", "PersistentVolumeClaim") == []
+
+
 @pytest.mark.parametrize("case", ["cpu", "everything"])
 def test_cpu_profile_asks_for_no_accelerator(case: str) -> None:
     resources = container(case)["resources"]
     assert not any("gpu" in name for part in resources.values() for name in part)
+    pod = the(case, "Deployment")["spec"]["template"]["spec"]
+    assert "runtimeClassName" not in pod
+    assert "cache" not in {v["name"] for v in pod["volumes"]}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -349,6 +363,9 @@ def test_observability(tmp_path: Path) -> None:
         ({"config": {"models": [{"name": "a"}]}}, "runtime"),
         ({"image": {"pullPolicy": "Sometimes"}}, "pullPolicy"),
         ({"autoscaling": {"enabled": "yes"}}, "enabled"),
+        ({"runtimeClassName": "NVIDIA"}, "runtimeClassName"),
+        ({"cacheStorage": {"path": "/var/cache"}}, "path"),
+        ({"cacheStorage": {"mountPath": "cache"}}, "mountPath"),
     ],
 )
 def test_the_schema_rejects_bad_values(values: dict[str, Any], complaint: str) -> None:

@@ -40,6 +40,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (printf "%s-models" (include "cantata.fullname" .)) .Values.modelStorage.persistence.existingClaim }}
 {{- end }}
 
+{{- define "cantata.cacheClaim" -}}
+{{- default (printf "%s-cache" (include "cantata.fullname" .)) .Values.cacheStorage.existingClaim }}
+{{- end }}
+
 {{/* The server's own settings (server/config.py): the values' `config`, plus what the chart
 owns because it depends on ports, mounts and secrets. */}}
 {{- define "cantata.serverConfig" -}}
