@@ -22,6 +22,7 @@ from tests.conftest import start_server
 CHART = Path("helm/cantata")
 ROCM = yaml.safe_load((CHART / "values-rocm.yaml").read_text())
 STRIX_HALO = yaml.safe_load((CHART / "values-strix-halo.yaml").read_text())
+JETSON = yaml.safe_load((CHART / "values-jetson.yaml").read_text())
 KUBERNETES_VERSION = kubernetes_validate.latest_version()
 CRDS = {"ServiceMonitor", "PrometheusRule"}
 
@@ -86,6 +87,8 @@ CASES: dict[str, dict[str, Any]] = {
     "rocm-everything": merge(ROCM, EVERYTHING),
     "strix-halo": STRIX_HALO,
     "strix-halo-everything": merge(STRIX_HALO, EVERYTHING),
+    "jetson": JETSON,
+    "jetson-everything": merge(JETSON, EVERYTHING),
     "cache-existing-claim": {"cacheStorage": {"enabled": True, "existingClaim": "my-cache"}},
 }
 AMD_GPU_CASES = ["rocm", "rocm-everything", "strix-halo", "strix-halo-everything"]
@@ -245,6 +248,69 @@ def test_strix_halo_profile_decodes_on_the_cpu_cores_it_reserves(case: str) -> N
     env = environment(case)
     assert "HSA_OVERRIDE_GFX_VERSION" not in env  # the image has gfx1151 kernels
     assert env["MIOPEN_FIND_MODE"] == "FAST"
+
+
+@pytest.mark.parametrize("case", ["jetson", "jetson-everything"])
+def test_jetson_profile_runs_on_an_orin_with_its_gpu_and_keeps_its_engines(case: str) -> None:
+    pod = the(case, "Deployment")["spec"]["template"]["spec"]
+    # arm64, and compute capability 8.7, which only the Orin has (GPU feature discovery's labels).
+    assert pod["nodeSelector"] == {
+        "kubernetes.io/arch": "arm64",
+        "nvidia.com/gpu.compute.major": "8",
+        "nvidia.com/gpu.compute.minor": "7",
+    }
+    assert pod["runtimeClassName"] == "nvidia"
+    assert any(t["key"] == "nvidia.com/gpu" for t in pod["tolerations"])
+    assert 44 in pod["securityContext"]["supplementalGroups"]  # video: /dev/nvhost-*, /dev/nvmap
+
+    main = container(case)
+    for part in ("requests", "limits"):
+        assert main["resources"][part]["nvidia.com/gpu"] == 1
+    assert not any("amd.com" in name for part in main["resources"].values() for name in part)
+
+    config = yaml.safe_load(server_config(case))
+    (model,) = [m for m in config["models"] if m["runtime"] == "tensorrt"]
+    assert config["default_model"] == model["name"]
+    options = model["options"]
+    assert options["backend"] in {"auto", "tensorrt"}
+    assert options["precision"] == "fp16"
+    assert options["steps"] == 8
+    assert model["concurrency"] >= options["max_batch"]
+    values = merge(yaml.safe_load((CHART / "values.yaml").read_text()), CASES[case])
+    models = values["modelStorage"]["mountPath"] + "/"
+    for path in [options["model_dir"], options["vocoder_dir"]] + [
+        v["audio"] for v in options["voices"]
+    ]:
+        assert path.startswith(models), path
+    assert all(v["text"].strip() for v in options["voices"])
+
+    # The engines go to a writable mount of a persistent claim that the chart keeps on uninstall,
+    # never to the read-only root file system.
+    engine_dir = Path(options["engine_dir"])
+    mounts = {m["mountPath"]: m for m in main["volumeMounts"]}
+    (mount_path,) = [m for m in mounts if engine_dir.is_relative_to(m)]
+    assert not mounts[mount_path].get("readOnly", False)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    claim = volumes[mounts[mount_path]["name"]]["persistentVolumeClaim"]["claimName"]
+    (pvc,) = [c for c in of_kind(case, "PersistentVolumeClaim") if c["metadata"]["name"] == claim]
+    assert pvc["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert "ReadWriteOnce" in pvc["spec"]["accessModes"]
+    assert engine_dir.is_relative_to("/var/cache/cantata/engines")  # the image's volume
+
+    # The first load builds the engines before the server is SERVING.
+    startup = main["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 1800
+
+
+def test_jetson_profile_options_are_the_tensorrt_runtimes_own() -> None:
+    """The runtime refuses unknown or ill-typed options at load, which would leave the pod
+    unready after its startup budget; the profile is checked against the same model."""
+    runtime = pytest.importorskip("runtimes.tensorrt.runtime")
+    config = yaml.safe_load(server_config("jetson"))
+    (model,) = [m for m in config["models"] if m["runtime"] == "tensorrt"]
+    options = runtime.F5Options.model_validate(model["options"])
+    assert options.precision == "fp16"
+    assert options.engine_dir.is_absolute()  # not the default under the read-only home
 
 
 def test_the_cache_volume_can_be_an_existing_claim() -> None:
