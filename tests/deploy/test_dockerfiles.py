@@ -425,10 +425,6 @@ def test_the_jetson_images_code_parses_as_python_3_10() -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the client uses typing.Self and enum.StrEnum (Python 3.11); JetPack 6's Python is 3.10",
-)
 def test_the_jetson_images_code_uses_only_python_3_10s_standard_library() -> None:
     assert names_missing_from_python_3_10(python_3_10()) == []
 

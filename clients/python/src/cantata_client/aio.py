@@ -1,7 +1,7 @@
 """The asyncio client: the same API as Client, awaited."""
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, Self
+from typing import Any
 
 import grpc
 
@@ -80,7 +80,7 @@ class AsyncClient(ClientOptions):
     async def close(self) -> None:
         await self._channel.close(grace=None)
 
-    async def __aenter__(self) -> Self:
+    async def __aenter__(self) -> "AsyncClient":
         return self
 
     async def __aexit__(self, *_: object) -> None:

@@ -1,7 +1,7 @@
 """The synchronous client."""
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Self
+from typing import Any
 
 import grpc
 
@@ -85,7 +85,7 @@ class Client(ClientOptions):
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> "Client":
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -6,12 +6,16 @@ from dataclasses import dataclass
 from cantata.tts.v1 import tts_pb2 as pb
 
 
-class Encoding(enum.StrEnum):
+class Encoding(str, enum.Enum):  # noqa: UP042
+    # Not enum.StrEnum: the client also runs on Python 3.10 (JetPack 6's).
     PCM = "pcm"
     WAV = "wav"
     FLAC = "flac"
     OGG_OPUS = "ogg_opus"
     MP3 = "mp3"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 _ENCODINGS = {
