@@ -50,6 +50,29 @@ class Graph:
 Runner = Callable[..., torch.Tensor]
 
 
+@dataclass(frozen=True)
+class EngineSettings:
+    """What a TensorRT engine is built for: precision and the shape ranges it accepts,
+    (min, opt, max) per dynamic dimension name ("batch", "frames")."""
+
+    precision: str = "fp16"
+    ranges: tuple[tuple[str, tuple[int, int, int]], ...] = (
+        ("batch", (1, 2, 16)),
+        ("frames", (1, 512, 4096)),
+    )
+
+    @classmethod
+    def of(cls, precision: str, max_batch: int, max_frames: int) -> "EngineSettings":
+        """Guidance runs two rows per request, so the batch goes to twice max_batch."""
+        return cls(
+            precision,
+            (("batch", (1, 2, 2 * max_batch)), ("frames", (1, min(512, max_frames), max_frames))),
+        )
+
+    def range_of(self, dimension: str) -> tuple[int, int, int]:
+        return dict(self.ranges)[dimension]
+
+
 @dataclass
 class Choice:
     backend: str
@@ -82,13 +105,13 @@ def choose(
     preference: str,
     device: torch.device,
     engine_folder: Path,
-    precision: str = "fp16",
+    engine: EngineSettings | None = None,
 ) -> Choice:
     order = BACKENDS if preference == "auto" else (preference,)
     passed_over: list[str] = []
     for backend in order:
         try:
-            run = _OPENERS[backend](graph, device, engine_folder, precision)
+            run = _OPENERS[backend](graph, device, engine_folder, engine or EngineSettings())
         except _Unavailable as why:
             passed_over.append(f"{backend}: {why}")
             continue
@@ -105,7 +128,7 @@ class _Unavailable(Exception):
     """This backend cannot run here; the message says why."""
 
 
-def _open_torch(graph: Graph, device: torch.device, _: Path, __: str) -> Runner:
+def _open_torch(graph: Graph, device: torch.device, _: Path, __: EngineSettings) -> Runner:
     module = graph.module
 
     def run(*inputs: torch.Tensor) -> torch.Tensor:
@@ -116,7 +139,9 @@ def _open_torch(graph: Graph, device: torch.device, _: Path, __: str) -> Runner:
     return run
 
 
-def _open_onnxruntime(graph: Graph, device: torch.device, folder: Path, _: str) -> Runner:
+def _open_onnxruntime(
+    graph: Graph, device: torch.device, folder: Path, _: EngineSettings
+) -> Runner:
     if importlib.util.find_spec("onnxruntime") is None:
         raise _Unavailable("onnxruntime is not installed")
     import onnxruntime
@@ -144,21 +169,21 @@ def _open_onnxruntime(graph: Graph, device: torch.device, folder: Path, _: str) 
     return run
 
 
-def _open_tensorrt(graph: Graph, device: torch.device, folder: Path, precision: str) -> Runner:
+def _open_tensorrt(
+    graph: Graph, device: torch.device, folder: Path, engine: EngineSettings
+) -> Runner:
     if importlib.util.find_spec("tensorrt") is None:
         raise _Unavailable("tensorrt is not importable")
     if device.type != "cuda":
         raise _Unavailable(f"TensorRT needs a CUDA device, the model is on {device}")
     engines = importlib.import_module("runtimes.tensorrt.engines")
     try:
-        return engines.open_engine(  # type: ignore[no-any-return]
-            graph, device, folder, precision=precision
-        )
+        return engines.open_engine(graph, device, folder, engine)  # type: ignore[no-any-return]
     except engines.EngineError as error:
         raise _Unavailable(str(error)) from error
 
 
-_OPENERS: dict[str, Callable[[Graph, torch.device, Path, str], Runner]] = {
+_OPENERS: dict[str, Callable[[Graph, torch.device, Path, EngineSettings], Runner]] = {
     "tensorrt": _open_tensorrt,
     "onnxruntime": _open_onnxruntime,
     "torch": _open_torch,

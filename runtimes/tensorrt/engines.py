@@ -7,13 +7,12 @@ and no Jetson, so this path is exercised on a Jetson by `cantata tensorrt check`
 test suite; the tests cover the cache key and the fallback around it."""
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from runtimes.tensorrt.backends import Graph, Runner, export_onnx
+from runtimes.tensorrt.backends import EngineSettings, Graph, Runner, export_onnx
 
 _PRECISION = {"fp16": "FP16", "fp32": None}
 
@@ -22,28 +21,15 @@ class EngineError(Exception):
     """No engine can be had for this graph here; the message says why."""
 
 
-@dataclass(frozen=True)
-class Profile:
-    """Shape ranges the engine accepts: (min, opt, max) per dynamic dimension name."""
-
-    ranges: dict[str, tuple[int, int, int]]
-
-
-DEFAULT_PROFILE = Profile({"batch": (1, 2, 16), "frames": (16, 512, 4096)})
-
-
 def engine_key(
     graph_fingerprint: str,
     tensorrt_version: str,
     gpu: str,
     compute_capability: tuple[int, int],
-    profile: Profile,
-    precision: str,
+    engine: EngineSettings,
 ) -> str:
     """A file name that changes with anything the engine depends on."""
-    shapes = ",".join(
-        f"{name}={lo}:{opt}:{hi}" for name, (lo, opt, hi) in sorted(profile.ranges.items())
-    )
+    shapes = ",".join(f"{name}={lo}:{opt}:{hi}" for name, (lo, opt, hi) in engine.ranges)
     identity = "|".join(
         [
             graph_fingerprint,
@@ -51,7 +37,7 @@ def engine_key(
             gpu,
             f"sm{compute_capability[0]}{compute_capability[1]}",
             shapes,
-            precision,
+            engine.precision,
         ]
     )
     return hashlib.sha256(identity.encode()).hexdigest()[:24]
@@ -61,8 +47,7 @@ def open_engine(
     graph: Graph,
     device: torch.device,
     folder: Path,
-    profile: Profile = DEFAULT_PROFILE,
-    precision: str = "fp16",
+    engine_settings: EngineSettings,
 ) -> Runner:
     import tensorrt as trt
 
@@ -71,12 +56,11 @@ def open_engine(
         trt.__version__,
         torch.cuda.get_device_name(device),
         torch.cuda.get_device_capability(device),
-        profile,
-        precision,
+        engine_settings,
     )
     path = folder / f"{graph.name}-{key}.engine"
     if not path.is_file():
-        build_engine(graph, export_onnx(graph, folder), path, profile, precision)
+        build_engine(graph, export_onnx(graph, folder), path, engine_settings)
     logger = trt.Logger(trt.Logger.WARNING)
     engine = trt.Runtime(logger).deserialize_cuda_engine(path.read_bytes())
     if engine is None:
@@ -85,7 +69,7 @@ def open_engine(
     return _runner(graph, engine, context, device)
 
 
-def build_engine(graph: Graph, onnx: Path, path: Path, profile: Profile, precision: str) -> None:
+def build_engine(graph: Graph, onnx: Path, path: Path, engine_settings: EngineSettings) -> None:
     import tensorrt as trt
 
     logger = trt.Logger(trt.Logger.WARNING)
@@ -96,12 +80,12 @@ def build_engine(graph: Graph, onnx: Path, path: Path, profile: Profile, precisi
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise EngineError(f"TensorRT cannot parse {onnx.name}: {errors}")
     config = builder.create_builder_config()
-    flag = _PRECISION.get(precision)
+    flag = _PRECISION.get(engine_settings.precision)
     if flag is not None and hasattr(trt.BuilderFlag, flag):
         config.set_flag(getattr(trt.BuilderFlag, flag))
     optimisation = builder.create_optimization_profile()
     for name in graph.input_names:
-        shapes = _input_shapes(graph, name, profile)
+        shapes = _input_shapes(graph, name, engine_settings)
         optimisation.set_shape(name, *shapes)
     config.add_optimization_profile(optimisation)
     serialized = builder.build_serialized_network(network, config)
@@ -113,13 +97,15 @@ def build_engine(graph: Graph, onnx: Path, path: Path, profile: Profile, precisi
     partial.replace(path)
 
 
-def _input_shapes(graph: Graph, name: str, profile: Profile) -> tuple[tuple[int, ...], ...]:
+def _input_shapes(
+    graph: Graph, name: str, engine_settings: EngineSettings
+) -> tuple[tuple[int, ...], ...]:
     example = graph.example[graph.input_names.index(name)]
     axes = graph.dynamic_axes.get(name, {})
     shapes = []
     for which in range(3):
         shape = [
-            profile.ranges[axes[dim]][which] if dim in axes else size
+            engine_settings.range_of(axes[dim])[which] if dim in axes else size
             for dim, size in enumerate(example.shape)
         ]
         shapes.append(tuple(shape))

@@ -69,6 +69,9 @@ class F5Options(BaseModel):
     sway: float | None = -1.0
     voices: list[VoiceSettings] = Field(min_length=1)
     max_batch: int = Field(default=8, ge=1)
+    max_frames: int = Field(default=4096, ge=64)
+    """The longest reference + sentence, in mel frames (93 per second): TensorRT engines are
+    built for up to this length."""
     batch_wait_ms: float = Field(default=10.0, ge=0)
     max_concurrent_batches: int = Field(default=2, ge=1)
     vocoder_chunk_frames: int = Field(default=256, ge=1)
@@ -122,16 +125,19 @@ class F5Runtime:
         self._vocoder_context = vocoder.config.context_frames
         engines = options.engine_dir.expanduser()
         self._vocoder = vocoder
+        engine = backends.EngineSettings.of(
+            options.precision, options.max_batch, options.max_frames
+        )
         self.backends = {
             "dit": backends.choose(
-                dit_graph(self._model), options.backend, self._device, engines, options.precision
+                dit_graph(self._model), options.backend, self._device, engines, engine
             ),
             "vocoder": backends.choose(
                 vocoder_graph(vocoder),
                 options.vocoder_backend or options.backend,
                 self._device,
                 engines,
-                options.precision,
+                engine,
             ),
         }
         self._voices = {voice.name: self._reference_of(voice) for voice in options.voices}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-    from runtimes.tensorrt.backends import Graph, Runner
+    from runtimes.tensorrt.backends import EngineSettings, Graph, Runner
 
 # torch and the models are imported by the actions themselves: every `cantata` command loads
 # this module to register the sub-command, and most never use it.
@@ -38,6 +38,8 @@ def add_tensorrt_command(commands: Any) -> None:
         action.add_argument("--engine-dir", type=Path, required=True)
         action.add_argument("--device", default="auto")
         action.add_argument("--precision", choices=["fp16", "fp32"], default="fp16")
+        action.add_argument("--max-batch", type=int, default=8, help="as the runtime's option")
+        action.add_argument("--max-frames", type=int, default=4096, help="as the runtime's option")
         action.add_argument("--frames", type=int, default=256, help="length checked")
         action.add_argument("--repeats", type=int, default=5)
         action.set_defaults(handler=handler)
@@ -69,7 +71,7 @@ def build(args: argparse.Namespace) -> int:
     from runtimes.tensorrt import engines
 
     for graph in graphs:
-        engines.open_engine(graph, device, args.engine_dir, precision=args.precision)
+        engines.open_engine(graph, device, args.engine_dir, _engine_settings(args))
     print(f"engines for {len(graphs)} graphs are in {args.engine_dir}")
     return 0
 
@@ -90,12 +92,13 @@ def _check_graph(
     from runtimes.tensorrt import backends
 
     inputs = _inputs_of(graph, args.frames, device)
-    reference = backends.choose(graph, "torch", device, args.engine_dir, args.precision).run
+    engine = _engine_settings(args)
+    reference = backends.choose(graph, "torch", device, args.engine_dir, engine).run
     expected, torch_seconds = _timed(reference, inputs, args.repeats)
     results: dict[str, Any] = {"torch": {"seconds": torch_seconds}}
     for backend in ("onnxruntime", "tensorrt"):
         try:
-            run = backends.choose(graph, backend, device, args.engine_dir, args.precision).run
+            run = backends.choose(graph, backend, device, args.engine_dir, engine).run
         except Exception as error:  # every reason a backend cannot run here is reported
             results[backend] = {"unavailable": str(error)}
             continue
@@ -108,6 +111,13 @@ def _check_graph(
             "largest_error": float(np.abs(difference).max()),
         }
     return results
+
+
+def _engine_settings(args: argparse.Namespace) -> "EngineSettings":
+    """The same settings, and so the same engine files, as the runtime with these options."""
+    from runtimes.tensorrt.backends import EngineSettings
+
+    return EngineSettings.of(args.precision, args.max_batch, args.max_frames)
 
 
 def _inputs_of(graph: "Graph", frames: int, device: "torch.device") -> "tuple[torch.Tensor, ...]":

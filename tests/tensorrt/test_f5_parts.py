@@ -1,22 +1,27 @@
 """The F5 runtime's parts on the CPU: checkpoint loading, text, the flow under batching, the DiT
 step's ONNX export against PyTorch, backend choice and engine cache keys."""
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime
 import pytest
+import soundfile
 import torch
 
 from runtimes.errors import ModelLoadError
 from runtimes.tensorrt import backends
+from runtimes.tensorrt.backends import EngineSettings
 from runtimes.tensorrt.checkpoint import load_dit
 from runtimes.tensorrt.dit import DiT
-from runtimes.tensorrt.engines import DEFAULT_PROFILE, Profile, engine_key
+from runtimes.tensorrt.engines import engine_key
 from runtimes.tensorrt.flow import FlowRow, sample, time_grid
-from runtimes.tensorrt.runtime import dit_graph
+from runtimes.tensorrt.runtime import F5Runtime, dit_graph
 from runtimes.tensorrt.text import duration_frames, load_vocabulary, token_ids, tokens
 from tests.f5_models import TINY, build_tiny_f5
+from tests.tensorrt_models import build_tiny_vocos
 
 CPU = torch.device("cpu")
 
@@ -136,18 +141,53 @@ def test_without_tensorrt_auto_falls_back_and_says_why(model: DiT, tmp_path: Pat
 
 
 def test_engine_keys_change_with_everything_an_engine_depends_on() -> None:
-    base = ("abc", "10.3.0", "Orin", (8, 7), DEFAULT_PROFILE, "fp16")
+    settings = EngineSettings.of("fp16", max_batch=8, max_frames=4096)
+    base = ("abc", "10.3.0", "Orin", (8, 7), settings)
     key = engine_key(*base)
-    wider = Profile({**DEFAULT_PROFILE.ranges, "frames": (16, 512, 8192)})
     variants = [
         ("abd", *base[1:]),
         (base[0], "10.4.0", *base[2:]),
         (*base[:2], "H100", *base[3:]),
-        (*base[:3], (9, 0), *base[4:]),
-        (*base[:4], wider, base[5]),
-        (*base[:5], "fp32"),
+        (*base[:3], (9, 0), base[4]),
+        (*base[:4], EngineSettings.of("fp16", max_batch=8, max_frames=8192)),
+        (*base[:4], EngineSettings.of("fp16", max_batch=4, max_frames=4096)),
+        (*base[:4], EngineSettings.of("fp32", max_batch=8, max_frames=4096)),
     ]
     keys = {engine_key(*variant) for variant in variants}
     assert key not in keys
     assert len(keys) == len(variants)
     assert engine_key(*base) == key
+    assert settings.range_of("batch") == (1, 2, 16)
+
+
+def voice(audio: Path | str, text: str = "Some words.") -> list[dict[str, str]]:
+    return [{"name": "v", "audio": str(audio), "text": text}]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (lambda _: {"voices": []}, "invalid tensorrt options"),
+        (lambda _: {"backend": "cuda"}, "invalid tensorrt options"),
+        (lambda _: {"steps": 0}, "invalid tensorrt options"),
+        (lambda _: {"voices": voice("/nonexistent.wav")}, "cannot read"),
+        (lambda reference: {"voices": voice(reference, text=" ")}, "transcript"),
+        (lambda _: {"vocoder_dir": "/nonexistent"}, "does not exist"),
+        (lambda _: {"device": "cuda:3"}, "torch sees 0 GPUs"),
+    ],
+    ids=["no-voices", "backend", "steps", "voice-file", "transcript", "vocoder", "device"],
+)
+def test_bad_options_fail_the_load_with_a_reason(
+    f5_dir: Path, tmp_path: Path, changes: Callable[[Path], dict[str, Any]], message: str
+) -> None:
+    reference = tmp_path / "reference.wav"
+    soundfile.write(reference, np.full(24000, 0.05, dtype=np.float32), 24000)
+    options = {
+        "model_dir": str(f5_dir),
+        "vocoder_dir": str(build_tiny_vocos(tmp_path / "vocos")),
+        "engine_dir": str(tmp_path / "engines"),
+        "voices": voice(reference),
+        **changes(reference),
+    }
+    with pytest.raises(ModelLoadError, match=message):
+        F5Runtime(options).load()
