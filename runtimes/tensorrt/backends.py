@@ -8,20 +8,19 @@ TensorRT engines are built from them on the device, keyed by everything an engin
 import hashlib
 import importlib
 import importlib.util
-import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+import structlog
 import torch
 
 from runtimes.errors import ModelLoadError
 from runtimes.tensorrt import onnx_export
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 BACKENDS = ("tensorrt", "onnxruntime", "torch")
 _EXPORTING = threading.Lock()
@@ -115,13 +114,9 @@ def choose(
         except _Unavailable as why:
             passed_over.append(f"{backend}: {why}")
             continue
-        log.info("backend %s for %s%s", backend, graph.name, _because(passed_over))
+        log.info("backend_chosen", part=graph.name, backend=backend, passed_over=passed_over)
         return Choice(backend, run, passed_over)
     raise ModelLoadError(f"no backend can run {graph.name}: {'; '.join(passed_over)}")
-
-
-def _because(passed_over: Sequence[str]) -> str:
-    return f" ({'; '.join(passed_over)})" if passed_over else ""
 
 
 class _Unavailable(Exception):
@@ -188,10 +183,3 @@ _OPENERS: dict[str, Callable[[Graph, torch.device, Path, EngineSettings], Runner
     "onnxruntime": _open_onnxruntime,
     "torch": _open_torch,
 }
-
-
-def describe(choices: dict[str, Choice]) -> dict[str, Any]:
-    return {
-        part: {"backend": choice.backend, "passed_over": choice.passed_over}
-        for part, choice in choices.items()
-    }

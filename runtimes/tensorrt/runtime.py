@@ -2,7 +2,6 @@
 machine has (TensorRT engines → ONNX Runtime → PyTorch), voices cloned from reference recordings,
 sentence by sentence, with concurrent requests' sentences sharing one flow batch."""
 
-import logging
 import math
 import secrets
 from collections.abc import Iterator, Mapping
@@ -29,8 +28,6 @@ from runtimes.tensorrt.onnx_export import VOCODER_INPUT, VOCODER_OUTPUT
 from runtimes.tensorrt.text import duration_frames, token_ids
 from runtimes.tensorrt.vocoder import decode_in_chunks, load_vocoder
 from runtimes.torch_devices import torch_device
-
-log = logging.getLogger(__name__)
 
 _SAMPLING_PARAMS = frozenset({"seed", "cfg_scale", "steps", "max_audio_seconds"})
 FRAMES_PER_SECOND = SAMPLE_RATE / HOP
