@@ -2,6 +2,7 @@
 (soundfile) and FFmpeg (PyAV), independently of the server's encoders."""
 
 import io
+from typing import Literal
 
 import av
 import numpy as np
@@ -29,6 +30,32 @@ def decode_ffmpeg(data: bytes) -> tuple[Samples, int, int]:
             for frame in container.decode(stream)
         ]
         return np.concatenate(frames), int(stream.codec_context.sample_rate), channels
+
+
+G711Law = Literal["mulaw", "alaw"]
+_SOUNDFILE_SUBTYPES = {"mulaw": "ULAW", "alaw": "ALAW"}
+
+
+def decode_g711_ffmpeg(data: bytes, law: G711Law, rate: int) -> Samples:
+    """Raw G.711 has no header: the rate and the law are the caller's to say."""
+    options = {"sample_rate": str(rate)}
+    with av.open(io.BytesIO(data), mode="r", format=law, options=options) as container:
+        stream = container.streams.audio[0]
+        assert (stream.codec_context.sample_rate, stream.codec_context.channels) == (rate, 1)
+        frames = [frame.to_ndarray().reshape(-1) for frame in container.decode(stream)]
+    return np.concatenate(frames).astype(np.float64) / 32768.0 if frames else np.zeros(0)
+
+
+def decode_g711_soundfile(data: bytes, law: G711Law, rate: int) -> Samples:
+    samples, _ = soundfile.read(
+        io.BytesIO(data),
+        samplerate=rate,
+        channels=1,
+        format="RAW",
+        subtype=_SOUNDFILE_SUBTYPES[law],
+        dtype="float64",
+    )
+    return np.asarray(samples, np.float64)
 
 
 def decode_pcm(data: bytes) -> Samples:

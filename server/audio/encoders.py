@@ -4,11 +4,12 @@ returns from encode() and finish() gives one valid file or stream in its format.
 import enum
 import io
 import struct
-from typing import Protocol
+from typing import Literal, Protocol
 
 import av
 import lameenc
 import numpy as np
+import numpy.typing as npt
 import soundfile
 
 from runtimes.base import Pcm
@@ -25,8 +26,16 @@ class AudioEncoding(enum.Enum):
     FLAC = "flac"
     OGG_OPUS = "ogg_opus"
     MP3 = "mp3"
+    MULAW = "mulaw"
+    ALAW = "alaw"
 
 
+TELEPHONY_RATE = 8000
+G711Codec = Literal["pcm_mulaw", "pcm_alaw"]
+_G711: dict[AudioEncoding, G711Codec] = {
+    AudioEncoding.MULAW: "pcm_mulaw",
+    AudioEncoding.ALAW: "pcm_alaw",
+}
 _OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 _MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 _ALLOWED_RATES = {AudioEncoding.OGG_OPUS: _OPUS_RATES, AudioEncoding.MP3: _MP3_RATES}
@@ -34,7 +43,10 @@ _ALLOWED_RATES = {AudioEncoding.OGG_OPUS: _OPUS_RATES, AudioEncoding.MP3: _MP3_R
 
 def default_sample_rate(encoding: AudioEncoding, native_rate: int) -> int:
     """The output rate when a request asks for none: the voice's own, unless the format
-    cannot carry it (Opus then uses 48 kHz, MP3 the nearest higher rate it defines)."""
+    cannot carry it (Opus then uses 48 kHz, MP3 the nearest higher rate it defines). G.711 is
+    telephone audio, and telephone audio is 8 kHz whatever the voice."""
+    if encoding in _G711:
+        return TELEPHONY_RATE
     allowed = _ALLOWED_RATES.get(encoding)
     if allowed is None or native_rate in allowed:
         return native_rate
@@ -57,8 +69,12 @@ def check_sample_rate(encoding: AudioEncoding, rate: int) -> None:
         )
 
 
+def to_int16(audio: Pcm) -> npt.NDArray[np.int16]:
+    return (np.clip(audio, -1.0, 1.0) * 32767.0).round().astype("<i2")
+
+
 def to_s16le(audio: Pcm) -> bytes:
-    return (np.clip(audio, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
+    return to_int16(audio).tobytes()
 
 
 class Encoder(Protocol):
@@ -221,6 +237,33 @@ class OggOpusEncoder:
         return data
 
 
+class G711Encoder:
+    """Raw G.711 (µ-law or A-law, one byte a sample, no header) through FFmpeg (PyAV). The
+    codecs work sample by sample, so every chunk's bytes leave at once."""
+
+    def __init__(self, codec: G711Codec, sample_rate: int) -> None:
+        self._codec = av.CodecContext.create(codec, "w")
+        self._codec.sample_rate = sample_rate
+        self._codec.layout = "mono"
+        self._codec.format = "s16"
+        self.sample_rate = sample_rate
+
+    def encode(self, audio: Pcm) -> bytes:
+        if audio.size == 0:
+            return b""
+        frame = av.AudioFrame.from_ndarray(
+            to_int16(audio).reshape(1, -1), format="s16", layout="mono"
+        )
+        frame.sample_rate = self.sample_rate
+        return b"".join(bytes(packet) for packet in self._codec.encode(frame))
+
+    def finish(self) -> bytes:
+        return b"".join(bytes(packet) for packet in self._codec.encode(None))
+
+    def finalize_whole(self, data: bytes) -> bytes:
+        return data
+
+
 _ENCODERS: dict[AudioEncoding, type[PcmEncoder | FlacEncoder | Mp3Encoder | OggOpusEncoder]] = {
     AudioEncoding.PCM_S16LE: PcmEncoder,
     AudioEncoding.WAV: WavEncoder,
@@ -231,4 +274,7 @@ _ENCODERS: dict[AudioEncoding, type[PcmEncoder | FlacEncoder | Mp3Encoder | OggO
 
 
 def make_encoder(encoding: AudioEncoding, sample_rate: int) -> Encoder:
+    codec = _G711.get(encoding)
+    if codec is not None:
+        return G711Encoder(codec, sample_rate)
     return _ENCODERS[encoding](sample_rate)
