@@ -15,6 +15,8 @@ _ENCODINGS = {
     pb.AUDIO_ENCODING_FLAC: AudioEncoding.FLAC,
     pb.AUDIO_ENCODING_OGG_OPUS: AudioEncoding.OGG_OPUS,
     pb.AUDIO_ENCODING_MP3: AudioEncoding.MP3,
+    pb.AUDIO_ENCODING_MULAW: AudioEncoding.MULAW,
+    pb.AUDIO_ENCODING_ALAW: AudioEncoding.ALAW,
 }
 _ENCODINGS_OUT = {domain: proto for proto, domain in _ENCODINGS.items() if proto}
 

@@ -14,6 +14,8 @@ NATIVE_RATE = 22050
 MP3_SLACK_SAMPLES = 2304
 """An MP3 encoder adds delay and padding of up to two 1152-sample frames; the other formats
 are sample exact."""
+ENCODINGS_BUT_G711 = [e for e in Encoding if e not in (Encoding.MULAW, Encoding.ALAW)]
+"""Raw G.711 needs its law and rate told to a decoder: test_telephony.py checks it."""
 
 
 def slack_seconds(encoding: Encoding, rate: int, exact: float = 0.002) -> float:
@@ -43,7 +45,7 @@ def test_speech_length_fits_the_text(reference_seconds: float) -> None:
 
 
 @pytest.mark.parametrize("mode", ["unary", "stream"])
-@pytest.mark.parametrize("encoding", list(Encoding))
+@pytest.mark.parametrize("encoding", ENCODINGS_BUT_G711)
 def test_every_encoding_decodes_at_the_expected_rate_and_length(
     client: Client, reference_seconds: float, encoding: Encoding, mode: str
 ) -> None:

@@ -62,3 +62,8 @@ def test_encodings_map_one_to_one() -> None:
     values = {build_request("x", encoding=e).encoding for e in Encoding}
     assert len(values) == len(Encoding)
     assert pb.AUDIO_ENCODING_UNSPECIFIED not in values
+
+
+def test_telephony_encodings_by_name() -> None:
+    assert build_request("x", encoding="mulaw").encoding == pb.AUDIO_ENCODING_MULAW
+    assert build_request("x", encoding=Encoding.ALAW).encoding == pb.AUDIO_ENCODING_ALAW

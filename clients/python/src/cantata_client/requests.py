@@ -13,6 +13,8 @@ class Encoding(str, enum.Enum):  # noqa: UP042
     FLAC = "flac"
     OGG_OPUS = "ogg_opus"
     MP3 = "mp3"
+    MULAW = "mulaw"
+    ALAW = "alaw"
 
     def __str__(self) -> str:
         return self.value
@@ -24,6 +26,8 @@ _ENCODINGS = {
     Encoding.FLAC: pb.AUDIO_ENCODING_FLAC,
     Encoding.OGG_OPUS: pb.AUDIO_ENCODING_OGG_OPUS,
     Encoding.MP3: pb.AUDIO_ENCODING_MP3,
+    Encoding.MULAW: pb.AUDIO_ENCODING_MULAW,
+    Encoding.ALAW: pb.AUDIO_ENCODING_ALAW,
 }
 
 
