@@ -16,7 +16,9 @@ import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.audio_checks import decode_soundfile, rms
+from cantata_client import Encoding
+from cantata_client.cli import build_parser
+from tests.audio_checks import decode_g711_ffmpeg, decode_soundfile, rms
 
 BIN = Path(sys.executable).parent
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -123,6 +125,20 @@ def test_cli_picks_the_encoding_from_the_suffix(
     assert decode_soundfile(out.read_bytes())[1] == 16000
 
 
+def test_cli_writes_telephone_audio_for_a_ul_file(
+    server_process: ServerProcess, tmp_path: Path
+) -> None:
+    out = tmp_path / "hello.ul"
+    done = _cli("say", "On the telephone.", "-o", str(out), "--server", server_process.target)
+    assert done.returncode == 0, done.stderr
+    data = out.read_bytes()
+    # Raw µ-law at 8000 Hz: one byte a sample, as long as the server says it spoke.
+    assert f"{len(data) / 8000:.2f} s of audio" in done.stderr
+    assert rms(decode_g711_ffmpeg(data, "mulaw", 8000)) > 0.05
+    parse = build_parser().parse_args
+    assert parse(["say", "Hi", "--encoding", "alaw"]).encoding is Encoding.ALAW
+
+
 def test_cli_health_check(server_process: ServerProcess) -> None:
     healthy = _cli("health", "--server", server_process.target)
     assert (healthy.returncode, healthy.stdout.strip()) == (0, "SERVING")
@@ -152,11 +168,12 @@ def test_sigterm_exits_cleanly_with_one_log_line_per_request(
     assert server_process.process.wait(timeout=30) == 0
     server_process.read_logs()
     done = [line for line in server_process.log_lines if line["event"] == "request_done"]
-    # Two CLI `say` calls, one `voices`, one `say` with an unknown voice, one with instructions.
+    # Three CLI `say` calls, one `voices`, one `say` with an unknown voice, one with instructions.
     assert sorted((line["rpc"], line["status"]) for line in done) == [
         ("ListVoices", "OK"),
         ("StreamSynthesize", "INVALID_ARGUMENT"),
         ("StreamSynthesize", "NOT_FOUND"),
+        ("StreamSynthesize", "OK"),
         ("StreamSynthesize", "OK"),
         ("StreamSynthesize", "OK"),
     ]

@@ -22,6 +22,11 @@ _BY_SUFFIX = {
     ".mp3": Encoding.MP3,
     ".pcm": Encoding.PCM,
     ".raw": Encoding.PCM,
+    ".ulaw": Encoding.MULAW,
+    ".mulaw": Encoding.MULAW,
+    ".ul": Encoding.MULAW,
+    ".alaw": Encoding.ALAW,
+    ".al": Encoding.ALAW,
 }
 
 
@@ -129,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(Encoding),
         help="default: from the file's suffix, else wav",
     )
-    say.add_argument("--rate", type=int, default=0, help="sample rate in Hz (0: the voice's)")
+    say.add_argument(
+        "--rate", type=int, default=0, help="sample rate in Hz (0: the voice's; mulaw, alaw: 8000)"
+    )
     say.add_argument("--speed", type=float, default=0.0)
     say.add_argument(
         "--instructions", default="", help='how to speak, e.g. "slowly, warm and amused"'
