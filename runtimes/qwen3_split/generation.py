@@ -279,6 +279,9 @@ class _Batch:
     """The batch's KV cache, left-padded to one length, and its attention mask."""
 
     def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
         self.cache = DynamicCache()
         self.mask = torch.zeros(0, 0, dtype=torch.long)
 
@@ -303,7 +306,7 @@ class _Batch:
     def select(self, rows: list[int]) -> None:
         """Keeps these rows, and drops the columns no remaining row attends to."""
         if not rows:
-            self.__init__()  # type: ignore[misc]
+            self.clear()
             return
         index = torch.tensor(rows)
         mask = self.mask[index]

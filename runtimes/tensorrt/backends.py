@@ -5,6 +5,7 @@ better ones were passed over, which the runtime logs and reports. ONNX files are
 the loaded weights into the engine folder on first use and reused while the weights are the same;
 TensorRT engines are built from them on the device, keyed by everything an engine depends on."""
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -38,7 +39,9 @@ class Graph:
     output_name: str
     dynamic_axes: dict[str, dict[int, str]]
 
+    @functools.cached_property
     def fingerprint(self) -> str:
+        """Of the weights; hashed once per graph (a full-size DiT is 1.3 GB)."""
         digest = hashlib.sha256()
         for key, tensor in sorted(self.module.state_dict().items()):
             digest.update(key.encode())
@@ -82,7 +85,7 @@ class Choice:
 
 def export_onnx(graph: Graph, folder: Path) -> Path:
     """The graph as ONNX, reused while the weights are the same."""
-    path = folder / f"{graph.name}-{graph.fingerprint()}.onnx"
+    path = folder / f"{graph.name}-{graph.fingerprint}.onnx"
     if path.is_file():
         return path
     partial = path.with_suffix(f".{threading.get_ident()}.partial")

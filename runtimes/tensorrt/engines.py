@@ -52,7 +52,7 @@ def open_engine(
     import tensorrt as trt
 
     key = engine_key(
-        graph.fingerprint(),
+        graph.fingerprint,
         trt.__version__,
         torch.cuda.get_device_name(device),
         torch.cuda.get_device_capability(device),

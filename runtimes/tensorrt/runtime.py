@@ -82,6 +82,8 @@ class F5Options(BaseModel):
 class Reference:
     audio: torch.Tensor
     """Mono 24 kHz, loudness-normalised as F5 normalises it."""
+    mel: torch.Tensor
+    """Its log-mel, the flow's condition (computed once for a named voice)."""
     text: str
     quiet_by: float
     """How much quieter than target_rms the recording was (F5 restores that loudness)."""
@@ -180,7 +182,7 @@ class F5Runtime:
             waveform = waveform / quiet_by
         if len(text[-1].encode("utf-8")) == 1:
             text = text + " "
-        return Reference(waveform, text, quiet_by)
+        return Reference(waveform, log_mel(waveform), text, quiet_by)
 
     def voices(self) -> list[Voice]:
         capabilities = VoiceCapabilities(
@@ -213,14 +215,16 @@ class F5Runtime:
         budget = math.inf
         if sampling.max_audio_seconds is not None:
             budget = math.ceil(sampling.max_audio_seconds * FRAMES_PER_SECOND)
-        mel = log_mel(reference.audio)
         for sentence in job.segments:
             if budget <= 0:
                 return
             duration = duration_frames(reference.frames, reference.text, sentence, job.speed)
             duration = int(min(duration, reference.frames + budget))
             row = _Row(
-                self._flow_row(mel, reference.text + sentence, duration, generator, guidance), steps
+                self._flow_row(
+                    reference.mel, reference.text + sentence, duration, generator, guidance
+                ),
+                steps,
             )
             assert self._batcher is not None
             self._batcher.submit(row)

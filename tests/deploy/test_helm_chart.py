@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from cantata_client import Client
+from runtimes.tensorrt.runtime import F5Options
 from server.config import MetricsSettings, Settings, load_settings
 from server.observability.metrics import Metrics
 from tests.conftest import start_server
@@ -305,10 +306,9 @@ def test_jetson_profile_runs_on_an_orin_with_its_gpu_and_keeps_its_engines(case:
 def test_jetson_profile_options_are_the_tensorrt_runtimes_own() -> None:
     """The runtime refuses unknown or ill-typed options at load, which would leave the pod
     unready after its startup budget; the profile is checked against the same model."""
-    runtime = pytest.importorskip("runtimes.tensorrt.runtime")
     config = yaml.safe_load(server_config("jetson"))
     (model,) = [m for m in config["models"] if m["runtime"] == "tensorrt"]
-    options = runtime.F5Options.model_validate(model["options"])
+    options = F5Options.model_validate(model["options"])
     assert options.precision == "fp16"
     assert options.engine_dir.is_absolute()  # not the default under the read-only home
 
