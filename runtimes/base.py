@@ -1,5 +1,6 @@
 """The runtime protocol: what the engine needs from a model, and nothing more."""
 
+import enum
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
@@ -38,6 +39,8 @@ class VoiceCapabilities:
     speed: bool = False
     instructions: bool = False
     """Whether the voice follows a style instruction in words (SynthesisJob.instructions)."""
+    timing: bool = False
+    """Whether the voice gives word and phoneme timings (TimedRuntime.synthesize_timed)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,37 @@ class SynthesisJob:
     capabilities say so."""
 
 
+class MarkKind(enum.Enum):
+    WORD = "word"
+    PHONEME = "phoneme"
+    VISEME = "viseme"
+
+
+@dataclass(frozen=True)
+class ChunkMark:
+    """A word or phoneme heard in one chunk of audio."""
+
+    kind: MarkKind
+    value: str
+    """The word as written in the segment, or the phoneme in IPA."""
+    start: int
+    """Samples from the start of the chunk, at the voice's rate; 0 <= start <= end <= chunk."""
+    end: int
+    segment: int
+    """Index of the job's segment whose text it comes from."""
+    text_offset: int
+    """Code points from the start of that segment: the word, or the word a phoneme is part of."""
+    text_length: int
+
+
+@dataclass(frozen=True)
+class TimedAudio:
+    """A chunk of audio and the marks heard in it."""
+
+    audio: Pcm
+    marks: tuple[ChunkMark, ...] = ()
+
+
 class Runtime(Protocol):
     """A loaded model. The engine calls every method from the model's own worker threads, never
     from the event loop; `synthesize` may run on several threads at once (up to the model's
@@ -98,6 +132,14 @@ class Runtime(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class TimedRuntime(Protocol):
+    """What a runtime whose voices have capabilities.timing also offers: the audio that
+    `synthesize` gives, chunk for chunk, with the words and phonemes heard in each chunk."""
+
+    def synthesize_timed(self, job: SynthesisJob) -> Iterator[TimedAudio]: ...
 
 
 @dataclass(frozen=True)
