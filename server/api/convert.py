@@ -1,10 +1,16 @@
 """The two translations at the edge: protobuf to domain on the way in, domain to protobuf out."""
 
 from cantata.tts.v1 import tts_pb2 as pb
-from runtimes.base import SamplingParams
+from runtimes.base import MarkKind, SamplingParams
 from server.audio import AudioEncoding
 from server.engine.engine import ModelVoice
-from server.engine.request import AudioInfo, SynthesisRequest, SynthesisStats
+from server.engine.request import (
+    AudioInfo,
+    SynthesisRequest,
+    SynthesisStats,
+    TimingMark,
+    TimingOptions,
+)
 from server.engine.validation import supported_sampling_params
 from server.errors import InvalidArgument
 
@@ -19,6 +25,11 @@ _ENCODINGS = {
     pb.AUDIO_ENCODING_ALAW: AudioEncoding.ALAW,
 }
 _ENCODINGS_OUT = {domain: proto for proto, domain in _ENCODINGS.items() if proto}
+_MARK_KINDS = {
+    MarkKind.WORD: pb.TIMING_MARK_KIND_WORD,
+    MarkKind.PHONEME: pb.TIMING_MARK_KIND_PHONEME,
+    MarkKind.VISEME: pb.TIMING_MARK_KIND_VISEME,
+}
 
 
 def _optional(message: pb.SamplingParams, name: str) -> float | None:
@@ -51,6 +62,11 @@ def request_from_proto(message: pb.SynthesizeRequest, request_id: str) -> Synthe
         prompt_audio=message.prompt_audio,
         prompt_text=message.prompt_text,
         instructions=message.instructions,
+        timing=TimingOptions(
+            words=message.timing.words,
+            phonemes=message.timing.phonemes,
+            visemes=message.timing.visemes,
+        ),
         request_id=request_id,
     )
 
@@ -78,6 +94,17 @@ def stats_to_proto(stats: SynthesisStats) -> pb.SynthesisStats:
     )
 
 
+def mark_to_proto(mark: TimingMark) -> pb.TimingMark:
+    return pb.TimingMark(
+        kind=_MARK_KINDS[mark.kind],
+        value=mark.value,
+        start_seconds=mark.start_seconds,
+        end_seconds=mark.end_seconds,
+        text_offset=mark.text_offset,
+        text_length=mark.text_length,
+    )
+
+
 def voice_to_proto(entry: ModelVoice) -> pb.Voice:
     voice = entry.voice
     capabilities = voice.capabilities
@@ -97,5 +124,6 @@ def voice_to_proto(entry: ModelVoice) -> pb.Voice:
             dialogue=capabilities.dialogue,
             speed=capabilities.speed,
             instructions=capabilities.instructions,
+            timing=capabilities.timing,
         ),
     )

@@ -128,6 +128,7 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
                 audio=result.audio,
                 info=convert.info_to_proto(result.info),
                 stats=convert.stats_to_proto(result.stats),
+                marks=[convert.mark_to_proto(mark) for mark in result.marks],
             )
 
     async def StreamSynthesize(  # noqa: N802 - the gRPC method name
@@ -138,8 +139,10 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
                 convert.request_from_proto(request, call.request_id), call.deadline
             )
             yield pb.SynthesizeStreamResponse(info=convert.info_to_proto(stream.info))
-            async for data in stream:
-                yield pb.SynthesizeStreamResponse(audio=data)
+            async for chunk in stream:
+                yield pb.SynthesizeStreamResponse(
+                    audio=chunk.audio, marks=[convert.mark_to_proto(mark) for mark in chunk.marks]
+                )
             assert stream.stats is not None
             call.stats = stream.stats
             yield pb.SynthesizeStreamResponse(stats=convert.stats_to_proto(stream.stats))

@@ -7,12 +7,20 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from runtimes.base import Pcm, Voice
+from runtimes.base import TimedAudio, Voice
 from runtimes.registry import find_runtime
 from server.audio import AudioPipeline
 from server.config import Settings
-from server.engine.model_host import JobRun, ModelHost, ModelState
-from server.engine.request import AudioInfo, SynthesisRequest, SynthesisResult, SynthesisStats
+from server.engine.model_host import Chunk, JobRun, ModelHost, ModelState
+from server.engine.request import (
+    AudioInfo,
+    StreamChunk,
+    SynthesisRequest,
+    SynthesisResult,
+    SynthesisStats,
+)
+from server.engine.text import segment_offsets
+from server.engine.timing import MarkTimeline
 from server.engine.validation import PreparedRequest, prepare
 from server.errors import (
     CantataError,
@@ -34,9 +42,10 @@ class ModelVoice:
 
 
 class SynthesisStream:
-    """One synthesis in progress: `info` is known before any audio; iterate for encoded bytes;
-    `stats` is set once iteration has ended. Leaving the iteration early (a cancelled client, a
-    passed deadline) stops the runtime at its next chunk."""
+    """One synthesis in progress: `info` is known before any audio; iterate for encoded bytes
+    and the timing marks of that audio (or of audio still to come); `stats` is set once
+    iteration has ended. Leaving the iteration early (a cancelled client, a passed deadline)
+    stops the runtime at its next chunk."""
 
     def __init__(
         self,
@@ -57,36 +66,45 @@ class SynthesisStream:
         self._pipeline = AudioPipeline(
             prepared.voice.sample_rate_hz, prepared.output_rate, prepared.encoding
         )
-        self._run: JobRun = host.run(prepared.job, self._limited(), self._pipeline.finish, deadline)
+        self._timeline = _timeline(prepared)
+        self._run: JobRun = host.run(
+            prepared.job, self._limited(), self._finish, deadline, timed=self._timeline is not None
+        )
 
-    def _limited(self) -> Callable[[Pcm], bytes | None]:
+    def _limited(self) -> Callable[[Chunk], StreamChunk | None]:
         """Renders chunks until the request's max_audio_seconds, then says stop (None)."""
         limit = self.prepared.job.sampling.max_audio_seconds
         budget = None if limit is None else round(limit * self.prepared.voice.sample_rate_hz)
-        pipeline = self._pipeline
+        pipeline, timeline = self._pipeline, self._timeline
 
-        def render(chunk: Pcm) -> bytes | None:
+        def render(chunk: Chunk) -> StreamChunk | None:
             nonlocal budget
-            if budget is None:
-                return pipeline.push(chunk)
-            if budget <= 0:
-                return None
-            chunk, budget = chunk[:budget], budget - len(chunk)
-            return pipeline.push(chunk)
+            audio, marks = (
+                (chunk.audio, chunk.marks) if isinstance(chunk, TimedAudio) else (chunk, ())
+            )
+            if budget is not None:
+                if budget <= 0:
+                    return None
+                audio, budget = audio[:budget], budget - len(audio)
+            data = pipeline.push(audio)
+            return StreamChunk(data, timeline.chunk(marks, len(audio)) if timeline else ())
 
         return render
+
+    def _finish(self) -> StreamChunk:
+        return StreamChunk(self._pipeline.finish())
 
     @property
     def duration_seconds(self) -> float:
         return self._pipeline.seconds_out
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self) -> AsyncIterator[StreamChunk]:
         first_audio: float | None = None
         try:
-            async for data in self._run:
-                if first_audio is None:
+            async for chunk in self._run:
+                if first_audio is None and chunk.audio:
                     first_audio = time.perf_counter()
-                yield data
+                yield chunk
         except MemoryError as error:
             raise ResourceExhausted(f"out of memory while synthesizing: {error}") from error
         except DeviceError as error:
@@ -123,6 +141,18 @@ class SynthesisStream:
 
     def finalize_whole(self, audio: bytes) -> bytes:
         return self._pipeline.finalize_whole(audio)
+
+
+def _timeline(prepared: PreparedRequest) -> MarkTimeline | None:
+    if not prepared.timing or prepared.text is None:
+        return None
+    return MarkTimeline(
+        prepared.timing,
+        prepared.voice.sample_rate_hz,
+        prepared.voice.language,
+        prepared.text,
+        segment_offsets(prepared.text.text, prepared.job.segments),
+    )
 
 
 class Engine:
@@ -206,6 +236,8 @@ class Engine:
         self, request: SynthesisRequest, deadline: float | None = None
     ) -> SynthesisResult:
         stream = self.open_stream(request, deadline, streaming=False)
-        audio = b"".join([data async for data in stream])
+        chunks = [chunk async for chunk in stream]
         assert stream.stats is not None
-        return SynthesisResult(stream.finalize_whole(audio), stream.info, stream.stats)
+        audio = stream.finalize_whole(b"".join(chunk.audio for chunk in chunks))
+        marks = tuple(mark for chunk in chunks for mark in chunk.marks)
+        return SynthesisResult(audio, stream.info, stream.stats, marks)

@@ -24,9 +24,12 @@ from runtimes.base import (
     StagedRuntime,
     StageTotals,
     SynthesisJob,
+    TimedAudio,
+    TimedRuntime,
     Voice,
 )
 from server.config import ModelSettings
+from server.engine.request import StreamChunk
 from server.errors import (
     CantataError,
     DeadlineExceeded,
@@ -80,6 +83,10 @@ class _End:
 _END: Final = _End()
 
 
+Chunk = Pcm | TimedAudio
+"""What a runtime yields: audio, or audio with the marks heard in it."""
+
+
 class JobRun:
     """One synthesis on a worker thread, consumed on the event loop as an async iterator of
     whatever `render` makes of each chunk."""
@@ -87,13 +94,15 @@ class JobRun:
     def __init__(
         self,
         host: "ModelHost",
-        chunks: Callable[[], Iterator[Pcm]],
-        render: Callable[[Pcm], bytes | None],
-        finish: Callable[[], bytes],
+        chunks: Callable[[], Iterator[Chunk]],
+        render: Callable[[Chunk], StreamChunk | None],
+        finish: Callable[[], StreamChunk],
         deadline: float | None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._queue: asyncio.Queue[bytes | BaseException | _End] = asyncio.Queue(_QUEUE_CHUNKS)
+        self._queue: asyncio.Queue[StreamChunk | BaseException | _End] = asyncio.Queue(
+            _QUEUE_CHUNKS
+        )
         self._cancel = threading.Event()
         self._host = host
         self._chunks = chunks
@@ -106,7 +115,7 @@ class JobRun:
         host.counters.add(queued=1, admitted=1)
         self._loop.run_in_executor(host.executor, self._produce)
 
-    def _deliver(self, item: bytes | BaseException | _End) -> bool:
+    def _deliver(self, item: StreamChunk | BaseException | _End) -> bool:
         """Blocks the worker while the queue is full; False once the consumer has gone."""
         try:
             future = asyncio.run_coroutine_threadsafe(self._queue.put(item), self._loop)
@@ -143,7 +152,7 @@ class JobRun:
         counters.add(started=1, running=1)
         began = time.monotonic()
         outcome = "cancelled"
-        chunks: Iterator[Pcm] | None = None
+        chunks: Iterator[Chunk] | None = None
         try:
             chunks = self._chunks()
             while not self._cancel.is_set():
@@ -156,7 +165,7 @@ class JobRun:
                 data = self._render(chunk)
                 if data is None:  # the audio limit was reached
                     break
-                if data and not self._deliver(data):
+                if (data.audio or data.marks) and not self._deliver(data):
                     break
             if not self._cancel.is_set() and self._deliver(self._finish()):
                 outcome = "completed"
@@ -170,10 +179,10 @@ class JobRun:
                 self._host.record_job_seconds(time.monotonic() - began)
             counters.add(running=-1, **{outcome: 1})
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[StreamChunk]:
         return self
 
-    async def __anext__(self) -> bytes:
+    async def __anext__(self) -> StreamChunk:
         item = await self._queue.get()
         if isinstance(item, _End):
             self._done = True
@@ -309,11 +318,14 @@ class ModelHost:
     def run(
         self,
         job: SynthesisJob,
-        render: Callable[[Pcm], bytes | None],
-        finish: Callable[[], bytes],
+        render: Callable[[Chunk], StreamChunk | None],
+        finish: Callable[[], StreamChunk],
         deadline: float | None = None,
+        timed: bool = False,
     ) -> JobRun:
+        """Admits a job and starts it; `timed` asks a TimedRuntime for its marks too."""
         runtime = self.require_ready()
+        chunks = self._chunks(runtime, job, timed)
         capacity = self.settings.concurrency + self.settings.max_queue
         if self.counters.admitted >= capacity:
             self.metrics.rejected.labels(self.name, "queue_full").inc()
@@ -322,7 +334,16 @@ class ModelHost:
                 f"{self.settings.max_queue} waiting",
                 retry_after_seconds=self.retry_after_seconds(),
             )
-        return JobRun(self, lambda: runtime.synthesize(job), render, finish, deadline)
+        return JobRun(self, chunks, render, finish, deadline)
+
+    def _chunks(
+        self, runtime: Runtime, job: SynthesisJob, timed: bool
+    ) -> Callable[[], Iterator[Chunk]]:
+        if not timed:
+            return lambda: runtime.synthesize(job)
+        if not isinstance(runtime, TimedRuntime):
+            raise TypeError(f"model {self.name!r} says it gives timing marks, but cannot")
+        return lambda: runtime.synthesize_timed(job)
 
     async def close(self) -> None:
         runtime, self._runtime = self._runtime, None

@@ -2,8 +2,20 @@
 
 from dataclasses import dataclass, field
 
-from runtimes.base import SamplingParams
+from runtimes.base import MarkKind, SamplingParams
 from server.audio import AudioEncoding
+
+
+@dataclass(frozen=True)
+class TimingOptions:
+    """Which timing marks to send with the audio."""
+
+    words: bool = False
+    phonemes: bool = False
+    visemes: bool = False
+
+    def __bool__(self) -> bool:
+        return self.words or self.phonemes or self.visemes
 
 
 @dataclass(frozen=True)
@@ -19,6 +31,7 @@ class SynthesisRequest:
     prompt_audio: bytes = b""
     prompt_text: str = ""
     instructions: str = ""
+    timing: TimingOptions = field(default_factory=TimingOptions)
     request_id: str = ""
 
 
@@ -47,7 +60,29 @@ class SynthesisStats:
 
 
 @dataclass(frozen=True)
+class TimingMark:
+    """A word, phoneme or viseme: when it is heard in the output audio, and where it comes from
+    in the text as the client sent it (code points)."""
+
+    kind: MarkKind
+    value: str
+    start_seconds: float
+    end_seconds: float
+    text_offset: int
+    text_length: int
+
+
+@dataclass(frozen=True)
+class StreamChunk:
+    """Encoded audio, and the marks of that audio or of audio still to come."""
+
+    audio: bytes
+    marks: tuple[TimingMark, ...] = ()
+
+
+@dataclass(frozen=True)
 class SynthesisResult:
     audio: bytes
     info: AudioInfo
     stats: SynthesisStats
+    marks: tuple[TimingMark, ...] = ()

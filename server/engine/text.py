@@ -1,8 +1,11 @@
 """Text preparation: Unicode normalisation and splitting into segments small enough that the
 first audio of a stream leaves after the first sentence, whatever the length of the text."""
 
+import itertools
 import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _SPACES = re.compile(r"[ \t]+")
@@ -25,6 +28,98 @@ def normalize(text: str) -> str:
     text = _CONTROL.sub(" ", text)
     text = _SPACES.sub(" ", text)
     return _BLANK_LINES.sub("\n", text).strip()
+
+
+@dataclass(frozen=True)
+class NormalizedText:
+    """Normalised text that remembers where each of its code points came from."""
+
+    text: str
+    original: str
+    sources: tuple[tuple[int, int], ...]
+    """For each code point of `text`, the span [start, end) of `original` it comes from."""
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """(offset, length) in the original text of text[start:end]; an empty span stays empty,
+        placed where text[start] comes from."""
+        if start >= end:
+            if start < len(self.sources):
+                return self.sources[start][0], 0
+            return (self.sources[-1][1] if self.sources else 0), 0
+        first, last = self.sources[start][0], self.sources[end - 1][1]
+        return first, last - first
+
+
+def normalize_mapped(text: str) -> NormalizedText:
+    """normalize(), keeping for every code point the span of the original it comes from."""
+    pieces, sources = _nfkc_pieces(text)
+    for pattern, replacement in ((_CONTROL, " "), (_SPACES, " "), (_BLANK_LINES, "\n")):
+        pieces, sources = _substitute(pattern, replacement, pieces, sources)
+    kept = len(pieces) - len(pieces.lstrip())
+    stripped = pieces.strip()
+    return NormalizedText(stripped, text, tuple(sources[kept : kept + len(stripped)]))
+
+
+def _nfkc_pieces(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """NFKC piece by piece: a piece is a starter and the combining marks after it, joined with
+    the pieces next to it whenever normalising them apart would differ from together."""
+    bounds = [i for i, c in enumerate(text) if i == 0 or unicodedata.combining(c) == 0]
+    bounds.append(len(text))
+    merged: list[tuple[int, int]] = []
+    for start, end in itertools.pairwise(bounds):
+        if merged:
+            first, _ = merged[-1]
+            together = unicodedata.normalize("NFKC", text[first:end])
+            apart = unicodedata.normalize("NFKC", text[first:start]) + unicodedata.normalize(
+                "NFKC", text[start:end]
+            )
+            if together != apart:
+                merged[-1] = (first, end)
+                continue
+        merged.append((start, end))
+    out: list[str] = []
+    sources: list[tuple[int, int]] = []
+    for start, end in merged:
+        piece = unicodedata.normalize("NFKC", text[start:end])
+        out.append(piece)
+        sources.extend([(start, end)] * len(piece))
+    joined = "".join(out)
+    if joined != unicodedata.normalize("NFKC", text):  # no piecewise equivalent: one span
+        joined = unicodedata.normalize("NFKC", text)
+        sources = [(0, len(text))] * len(joined)
+    return joined, sources
+
+
+def _substitute(
+    pattern: re.Pattern[str], replacement: str, text: str, sources: Sequence[tuple[int, int]]
+) -> tuple[str, list[tuple[int, int]]]:
+    out: list[str] = []
+    out_sources: list[tuple[int, int]] = []
+    position = 0
+    for match in pattern.finditer(text):
+        out.append(text[position : match.start()])
+        out_sources.extend(sources[position : match.start()])
+        replaced = match.expand(replacement)
+        out.append(replaced)
+        span = (sources[match.start()][0], sources[match.end() - 1][1])
+        out_sources.extend([span] * len(replaced))
+        position = match.end()
+    out.append(text[position:])
+    out_sources.extend(sources[position:])
+    return "".join(out), out_sources
+
+
+def segment_offsets(text: str, segments: Sequence[str]) -> list[int]:
+    """Where each of split_segments' segments starts in the text it was split from."""
+    offsets = []
+    position = 0
+    for segment in segments:
+        offset = text.find(segment, position)
+        if offset < 0:
+            raise ValueError(f"segment {segment!r} is not in the text after {position}")
+        offsets.append(offset)
+        position = offset + len(segment)
+    return offsets
 
 
 def split_segments(text: str, max_chars: int) -> list[str]:

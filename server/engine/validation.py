@@ -2,14 +2,14 @@
 Every rejection names the field at fault."""
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from runtimes.base import SamplingParams, SynthesisJob, Voice, VoicePrompt
 from server.audio import AudioEncoding, check_sample_rate, default_sample_rate
 from server.audio.decode import decode_audio
 from server.config import Settings
-from server.engine.request import SynthesisRequest
-from server.engine.text import normalize, split_segments
+from server.engine.request import SynthesisRequest, TimingOptions
+from server.engine.text import NormalizedText, normalize, normalize_mapped, split_segments
 from server.errors import InvalidArgument, NotFound
 
 MIN_SPEED = 0.5
@@ -25,6 +25,9 @@ class PreparedRequest:
     encoding: AudioEncoding
     output_rate: int
     characters: int
+    timing: TimingOptions = field(default_factory=TimingOptions)
+    text: NormalizedText | None = None
+    """The normalised text and where it came from, for timing marks."""
 
 
 def supported_sampling_params(voice: Voice) -> frozenset[str]:
@@ -38,7 +41,10 @@ def prepare(
         raise InvalidArgument(
             f"text is {len(request.text)} characters long; the limit is {limits.max_text_chars}"
         )
-    text = normalize(request.text)
+    timing = _timing(request.timing, model, voice)
+    # Only timing marks need to know where each character came from.
+    mapped = normalize_mapped(request.text) if timing else None
+    text = mapped.text if mapped is not None else normalize(request.text)
     if not text:
         raise InvalidArgument("text is empty")
     output_rate = request.sample_rate_hz or default_sample_rate(
@@ -56,7 +62,17 @@ def prepare(
         prompt=prompt,
         instructions=_instructions(request.instructions, model, voice, limits),
     )
-    return PreparedRequest(job, voice, request.encoding, output_rate, len(text))
+    return PreparedRequest(job, voice, request.encoding, output_rate, len(text), timing, mapped)
+
+
+def _timing(timing: TimingOptions, model: str, voice: Voice) -> TimingOptions:
+    if timing and not voice.capabilities.timing:
+        asked = [name for name in ("words", "phonemes", "visemes") if getattr(timing, name)]
+        raise InvalidArgument(
+            f"timing.{', timing.'.join(asked)}: model {model!r} voice {voice.id!r} gives no "
+            "timing marks (its capabilities say timing: false)"
+        )
+    return timing
 
 
 def _speed(speed: float, model: str, voice: Voice) -> float:
