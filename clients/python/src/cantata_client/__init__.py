@@ -13,6 +13,7 @@ from cantata_client.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from cantata_client.marks import Mark, MarkKind, Timing
 from cantata_client.requests import Encoding, Synthesis, build_request
 
 __all__ = [
@@ -26,9 +27,12 @@ __all__ = [
     "Encoding",
     "InternalError",
     "InvalidArgumentError",
+    "Mark",
+    "MarkKind",
     "NotFoundError",
     "ResourceExhaustedError",
     "Synthesis",
+    "Timing",
     "UnauthenticatedError",
     "UnavailableError",
     "build_request",

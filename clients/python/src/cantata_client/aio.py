@@ -9,6 +9,7 @@ from cantata.tts.v1 import tts_pb2 as pb
 from cantata.tts.v1 import tts_pb2_grpc
 from cantata_client.base import ClientOptions, StreamState
 from cantata_client.errors import from_rpc_error
+from cantata_client.marks import marks_from_proto
 from cantata_client.requests import Synthesis, build_request
 
 
@@ -57,7 +58,9 @@ class AsyncClient(ClientOptions):
             )
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
-        return Synthesis(response.audio, response.info, response.stats)
+        return Synthesis(
+            response.audio, response.info, response.stats, marks_from_proto(response.marks)
+        )
 
     def stream(
         self, text: str, *, timeout: float | None = None, request_id: str = "", **options: Any

@@ -4,23 +4,28 @@ from collections.abc import Sequence
 from typing import Any
 
 from cantata.tts.v1 import tts_pb2 as pb
+from cantata_client.marks import Mark, marks_from_proto
 
 Metadata = tuple[tuple[str, str], ...]
 
 
 class StreamState:
-    """Holds `info` (set before the first chunk) and `stats` (set once the stream has ended)."""
+    """Holds `info` (set before the first chunk), `stats` (set once the stream has ended) and
+    `marks`, the timing marks received so far: each mark is there before the first chunk of the
+    audio it describes is yielded."""
 
     def __init__(self) -> None:
         self.info: pb.AudioInfo | None = None
         self.stats: pb.SynthesisStats | None = None
+        self.marks: list[Mark] = []
 
     def absorb(self, message: pb.SynthesizeStreamResponse) -> bytes:
-        """Records info and stats; returns the message's audio (possibly empty)."""
+        """Records info, stats and marks; returns the message's audio (possibly empty)."""
         if message.HasField("info"):
             self.info = message.info
         if message.HasField("stats"):
             self.stats = message.stats
+        self.marks.extend(marks_from_proto(message.marks))
         return message.audio
 
 

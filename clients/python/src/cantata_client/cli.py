@@ -2,16 +2,19 @@
 sub-commands through the `cantata.commands` entry points (the server adds `serve`)."""
 
 import argparse
+import json
 import struct
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 import grpc
 
-from cantata_client.client import Client
+from cantata_client import captions
+from cantata_client.client import AudioStream, Client
 from cantata_client.errors import CantataError
+from cantata_client.marks import Timing
 from cantata_client.requests import Encoding
 
 _BY_SUFFIX = {
@@ -32,6 +35,18 @@ _BY_SUFFIX = {
 
 def _say(args: argparse.Namespace) -> int:
     encoding = args.encoding or _BY_SUFFIX.get(Path(args.output).suffix.lower(), Encoding.WAV)
+    caption_format = None
+    if args.captions:
+        caption_format = captions.FORMATS.get(Path(args.captions).suffix.lower())
+        if caption_format is None:
+            print(f"cantata: --captions {args.captions}: use a .vtt or .srt file", file=sys.stderr)
+            return 2
+    timing = None
+    if args.marks or args.captions:
+        timing = Timing(words=True, phonemes=args.marks, visemes=args.marks)
+    # JSON lines stay on a stream of their own: standard error when the audio is on standard
+    # output, and then without the human summary at the end.
+    marks_out = sys.stderr if args.output == "-" else sys.stdout
     with Client(args.server, timeout=args.timeout) as client:
         stream = client.stream(
             args.text,
@@ -42,15 +57,21 @@ def _say(args: argparse.Namespace) -> int:
             sample_rate_hz=args.rate,
             speed=args.speed,
             instructions=args.instructions,
+            timing=timing,
         )
+        printer = _MarkPrinter(marks_out) if args.marks else None
         if args.output == "-":
-            _copy(stream, sys.stdout.buffer)
+            _copy(stream, sys.stdout.buffer, printer)
         else:
             with open(args.output, "wb") as out:
-                _copy(stream, out)
+                _copy(stream, out, printer)
                 if encoding is Encoding.WAV:
                     _write_wav_sizes(out)
-    if stream.stats is not None:
+    if caption_format is not None:
+        Path(args.captions).write_text(
+            caption_format(captions.cues(stream.marks, args.text)), encoding="utf-8"
+        )
+    if stream.stats is not None and not (args.marks and marks_out is sys.stderr):
         stats = stream.stats
         print(
             f"{stats.audio_seconds:.2f} s of audio from {stats.model}/{stats.voice} in "
@@ -61,10 +82,28 @@ def _say(args: argparse.Namespace) -> int:
     return 0
 
 
-def _copy(chunks: object, out: BinaryIO) -> None:
-    for chunk in chunks:  # type: ignore[attr-defined]
+class _MarkPrinter:
+    """Prints each mark once, as it arrives: before the audio it describes is written."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._printed = 0
+
+    def __call__(self, stream: AudioStream) -> None:
+        for mark in stream.marks[self._printed :]:
+            print(json.dumps(mark.to_json(), ensure_ascii=False), file=self._out)
+        self._printed = len(stream.marks)
+        self._out.flush()
+
+
+def _copy(stream: AudioStream, out: BinaryIO, printer: "_MarkPrinter | None" = None) -> None:
+    for chunk in stream:
+        if printer is not None:
+            printer(stream)
         out.write(chunk)
         out.flush()
+    if printer is not None:
+        printer(stream)
 
 
 def _write_wav_sizes(out: BinaryIO) -> None:
@@ -83,7 +122,14 @@ def _voices(args: argparse.Namespace) -> int:
         caps = voice.capabilities
         features = [
             name
-            for name in ("streaming", "voice_cloning", "dialogue", "speed", "instructions")
+            for name in (
+                "streaming",
+                "voice_cloning",
+                "dialogue",
+                "speed",
+                "instructions",
+                "timing",
+            )
             if getattr(caps, name)
         ]
         default = " (default)" if voice.is_default else ""
@@ -140,6 +186,17 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--speed", type=float, default=0.0)
     say.add_argument(
         "--instructions", default="", help='how to speak, e.g. "slowly, warm and amused"'
+    )
+    say.add_argument(
+        "--captions",
+        metavar="FILE",
+        help="write captions timed by the spoken words: .vtt (WebVTT) or .srt (SubRip)",
+    )
+    say.add_argument(
+        "--marks",
+        action="store_true",
+        help="print word, phoneme and viseme timings as JSON lines, as they arrive: to standard "
+        "output, or to standard error when the audio goes to standard output",
     )
     say.set_defaults(handler=_say)
 

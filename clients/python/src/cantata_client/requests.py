@@ -1,9 +1,10 @@
 """Building requests from keyword arguments, shared by the sync and asyncio clients."""
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cantata.tts.v1 import tts_pb2 as pb
+from cantata_client.marks import Mark, Timing
 
 
 class Encoding(str, enum.Enum):  # noqa: UP042
@@ -36,6 +37,8 @@ class Synthesis:
     audio: bytes
     info: pb.AudioInfo
     stats: pb.SynthesisStats
+    marks: list[Mark] = field(default_factory=list)
+    """The timing marks asked for with `timing=`."""
 
 
 def build_request(
@@ -57,6 +60,7 @@ def build_request(
     prompt_audio: bytes = b"",
     prompt_text: str = "",
     instructions: str = "",
+    timing: Timing | None = None,
 ) -> pb.SynthesizeRequest:
     sampling = pb.SamplingParams(
         temperature=temperature,
@@ -79,4 +83,5 @@ def build_request(
         prompt_audio=prompt_audio,
         prompt_text=prompt_text,
         instructions=instructions,
+        timing=timing.to_proto() if timing else None,
     )
