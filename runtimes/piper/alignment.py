@@ -149,9 +149,12 @@ def label_phonemes(
     matcher = difflib.SequenceMatcher(
         None, [c for _, c in written], [c for _, c in spoken], autojunk=False
     )
-    for block in matcher.get_matching_blocks():
-        for k in range(block.size):
-            labels[spoken[block.b + k][0]] = written[block.a + k][0]
+    for operation, a_start, a_end, b_start, b_end in matcher.get_opcodes():
+        if operation in ("equal", "replace"):
+            # A replaced run (ɾə for tʌ, ɐ for eɪ) is shared out in proportion.
+            for k in range(b_start, b_end):
+                source = a_start + (k - b_start) * (a_end - a_start) // (b_end - b_start)
+                labels[spoken[k][0]] = written[source][0]
     _fill(phonemes, labels, len(words_phonemes))
     return labels
 

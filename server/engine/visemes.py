@@ -72,10 +72,15 @@ def table_for(language: str) -> dict[str, str]:
 
 
 def viseme(phoneme: str, table: dict[str, str]) -> str:
-    """The viseme of one phoneme, ignoring length, stress, tone and diacritics; a cluster the
-    table does not list (a diphthong, an affricate) goes by its first sound."""
-    sounds = "".join(c for c in unicodedata.normalize("NFD", phoneme) if _is_sound(c))
-    for candidate in (sounds, sounds[:1]):
+    """The viseme of one phoneme, ignoring length, stress and tone; a letter with a diacritic
+    the tables do not list goes by its letter (ã as a), and a cluster they do not list (a
+    diphthong, an affricate) by its first sound."""
+    decomposed = unicodedata.normalize("NFD", phoneme)
+    with_diacritics = unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if _is_sound(c) or unicodedata.combining(c))
+    )
+    letters = "".join(c for c in decomposed if _is_sound(c))
+    for candidate in (with_diacritics, letters, letters[:1]):
         for lookup in (table, IPA_CLASSES):
             if candidate in lookup:
                 return lookup[candidate]

@@ -1,7 +1,7 @@
 """The client builds exactly the request its keyword arguments describe."""
 
 from cantata.tts.v1 import tts_pb2 as pb
-from cantata_client import Encoding, build_request
+from cantata_client import Encoding, Timing, build_request
 
 
 def test_defaults_leave_everything_to_the_server() -> None:
@@ -12,6 +12,7 @@ def test_defaults_leave_everything_to_the_server() -> None:
     assert not request.sampling.HasField("temperature")
     assert not request.sampling.HasField("seed")
     assert not request.sampling.HasField("steps")
+    assert not request.HasField("timing")
 
 
 def test_every_option_lands_in_its_field() -> None:
@@ -33,6 +34,7 @@ def test_every_option_lands_in_its_field() -> None:
         prompt_audio=b"RIFF",
         prompt_text="words",
         instructions="Speak slowly, warm and amused.",
+        timing=Timing(words=True, visemes=True),
     )
     assert request == pb.SynthesizeRequest(
         text="Hi",
@@ -54,6 +56,7 @@ def test_every_option_lands_in_its_field() -> None:
         prompt_audio=b"RIFF",
         prompt_text="words",
         instructions="Speak slowly, warm and amused.",
+        timing=pb.TimingOptions(words=True, visemes=True),
     )
     assert request.sampling.HasField("temperature"), "an explicit 0 must reach the server"
 
@@ -67,3 +70,8 @@ def test_encodings_map_one_to_one() -> None:
 def test_telephony_encodings_by_name() -> None:
     assert build_request("x", encoding="mulaw").encoding == pb.AUDIO_ENCODING_MULAW
     assert build_request("x", encoding=Encoding.ALAW).encoding == pb.AUDIO_ENCODING_ALAW
+
+
+def test_timing_all_asks_for_every_kind() -> None:
+    timing = build_request("x", timing=Timing.all()).timing
+    assert (timing.words, timing.phonemes, timing.visemes) == (True, True, True)
