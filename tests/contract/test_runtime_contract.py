@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from runtimes.base import Pcm, Runtime, SamplingParams, SynthesisJob
+from runtimes.base import MarkKind, Pcm, Runtime, SamplingParams, SynthesisJob, TimedRuntime
 from runtimes.registry import available_runtimes, find_runtime
 
 
@@ -148,6 +148,29 @@ def test_follows_instructions_when_it_says_so(loaded: tuple[RuntimeCase, Runtime
         pytest.skip("this runtime declares that it does not follow instructions")
     job = _job(case, runtime, instructions="Speak slowly, warm and amused.")
     assert _audio(runtime.synthesize(job)).size > 0
+
+
+def test_gives_timing_marks_when_it_says_so(loaded: tuple[RuntimeCase, Runtime]) -> None:
+    case, runtime = loaded
+    if not runtime.voices()[0].capabilities.timing:
+        pytest.skip("this runtime declares that it gives no timing marks")
+    assert isinstance(runtime, TimedRuntime)
+    job = _job(case, runtime)
+    chunks = list(runtime.synthesize_timed(job))
+    audio = _audio(iter([chunk.audio for chunk in chunks]))
+    assert audio.size == _audio(runtime.synthesize(job)).size, "the same audio, with marks"
+    spoken_segments = set()
+    for chunk in chunks:
+        for mark in chunk.marks:
+            assert 0 <= mark.start <= mark.end <= chunk.audio.size, "inside its chunk"
+            segment = job.segments[mark.segment]
+            assert 0 <= mark.text_offset <= mark.text_offset + mark.text_length <= len(segment)
+            if mark.kind is MarkKind.WORD:
+                assert segment[mark.text_offset :][: mark.text_length] == mark.value
+                spoken_segments.add(mark.segment)
+        phonemes = [m for m in chunk.marks if m.kind is MarkKind.PHONEME]
+        assert [m.start for m in phonemes] == sorted(m.start for m in phonemes)
+    assert spoken_segments == set(range(len(job.segments)))
 
 
 def test_runs_on_several_threads_at_once(loaded: tuple[RuntimeCase, Runtime]) -> None:

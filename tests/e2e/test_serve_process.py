@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,6 +140,79 @@ def test_cli_writes_telephone_audio_for_a_ul_file(
     assert parse(["say", "Hi", "--encoding", "alaw"]).encoding is Encoding.ALAW
 
 
+def test_cli_writes_captions_and_prints_marks(
+    server_process: ServerProcess, tmp_path: Path
+) -> None:
+    text = "Hello there, friend. How are you today?"
+    vtt, srt = tmp_path / "out.vtt", tmp_path / "out.srt"
+    done = _cli(
+        *("say", text, "-o", str(tmp_path / "out.wav"), "--captions", str(vtt), "--marks"),
+        *("--server", server_process.target),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "s of audio from piper/en_US-joe-medium" in done.stderr
+    marks = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {mark["kind"] for mark in marks} == {"word", "phoneme", "viseme"}
+    words = [mark for mark in marks if mark["kind"] == "word"]
+    assert [w["value"] for w in words] == ["Hello", "there", "friend", "How", "are", "you", "today"]
+    assert all(text[w["text_offset"] :][: w["text_length"]] == w["value"] for w in words)
+    header, first, second = vtt.read_text(encoding="utf-8").strip().split("\n\n")
+    assert header == "WEBVTT"
+    assert first.split("\n")[1] == "Hello there, friend."
+    assert second.split("\n")[1] == "How are you today?"
+    start, _, end = first.split("\n")[0].partition(" --> ")
+    assert _seconds(start) == pytest.approx(words[0]["start_seconds"], abs=0.001)
+    assert _seconds(end) == pytest.approx(words[2]["end_seconds"], abs=0.001)
+
+    done = _cli(
+        "say",
+        text,
+        "-o",
+        str(tmp_path / "out.wav"),
+        "--captions",
+        str(srt),
+        "--server",
+        server_process.target,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "", "no marks unless asked"
+    cues = srt.read_text(encoding="utf-8").strip().split("\n\n")
+    assert [cue.split("\n")[0] for cue in cues] == ["1", "2"]
+    assert re.fullmatch(r"00:00:\d\d,\d{3} --> 00:00:\d\d,\d{3}", cues[1].split("\n")[1])
+
+    wrong = _cli(
+        "say", text, "--captions", str(tmp_path / "out.txt"), "--server", server_process.target
+    )
+    assert (wrong.returncode, wrong.stderr.strip()) == (
+        2,
+        f"cantata: --captions {tmp_path / 'out.txt'}: use a .vtt or .srt file",
+    )
+
+
+def test_cli_prints_marks_to_standard_error_when_audio_goes_to_standard_output(
+    server_process: ServerProcess,
+) -> None:
+    done = subprocess.run(
+        [
+            *(BIN / "cantata", "say", "Hi there.", "-o", "-", "--encoding", "pcm", "--marks"),
+            *("--server", server_process.target),
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    # Every line is a mark: the summary line stays out of the way.
+    marks = [json.loads(line) for line in done.stderr.decode().splitlines()]
+    assert [m["value"] for m in marks if m["kind"] == "word"] == ["Hi", "there"]
+    seconds = len(done.stdout) / 2 / 22050
+    assert max(m["end_seconds"] for m in marks) == pytest.approx(seconds, abs=1e-4)
+
+
+def _seconds(timestamp: str) -> float:
+    hours, minutes, seconds = timestamp.replace(",", ".").split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
 def test_cli_health_check(server_process: ServerProcess) -> None:
     healthy = _cli("health", "--server", server_process.target)
     assert (healthy.returncode, healthy.stdout.strip()) == (0, "SERVING")
@@ -168,14 +242,13 @@ def test_sigterm_exits_cleanly_with_one_log_line_per_request(
     assert server_process.process.wait(timeout=30) == 0
     server_process.read_logs()
     done = [line for line in server_process.log_lines if line["event"] == "request_done"]
-    # Three CLI `say` calls, one `voices`, one `say` with an unknown voice, one with instructions.
+    # Three CLI `say` calls, three with timing marks (captions to a .txt file never
+    # leaves the client), one `voices`, one `say` with an unknown voice, one with instructions.
     assert sorted((line["rpc"], line["status"]) for line in done) == [
         ("ListVoices", "OK"),
         ("StreamSynthesize", "INVALID_ARGUMENT"),
         ("StreamSynthesize", "NOT_FOUND"),
-        ("StreamSynthesize", "OK"),
-        ("StreamSynthesize", "OK"),
-        ("StreamSynthesize", "OK"),
+        *[("StreamSynthesize", "OK")] * 6,
     ]
     for line in done:
         if line["rpc"] == "StreamSynthesize" and line["status"] == "OK":
