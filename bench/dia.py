@@ -12,16 +12,14 @@ stream, aggregate real-time multiple, time to first audio, and peak device memor
 
 import argparse
 import json
-import statistics
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import DacConfig, DacModel, DiaConfig, DiaForConditionalGeneration
 
+from bench.streams import measure_streams
 from runtimes.base import SamplingParams, SynthesisJob
 from runtimes.dia import DiaRuntime
 from tests.dia_models import TINY_DAC, build_tiny_dia
@@ -36,55 +34,16 @@ DAC_44KHZ: dict[str, Any] = {
 TEXT = "[S1] Cantata streams Dia while it speaks. [S2] Every frame leaves as soon as it is final."
 
 
+def job(index: int) -> SynthesisJob:
+    return SynthesisJob((TEXT,), "dia", sampling=SamplingParams(seed=index))
+
+
 def build_full_size(folder: Path, dtype: torch.dtype) -> Path:
     model = DiaForConditionalGeneration(DiaConfig())
     torch.nn.Module.to(model, dtype)
     model.save_pretrained(folder)
     DacModel(DacConfig(**DAC_44KHZ)).save_pretrained(folder / "dac")
     return folder
-
-
-def measure(runtime: DiaRuntime, batch: int) -> dict[str, Any]:
-    job = SynthesisJob((TEXT,), "dia", sampling=SamplingParams(seed=1))
-    first_audio: list[float] = []
-    audio_seconds: list[float] = []
-    barrier = threading.Barrier(batch)
-
-    def one() -> None:
-        barrier.wait()
-        began = time.perf_counter()
-        samples = 0
-        for chunk in runtime.synthesize(job):
-            if not samples:
-                first_audio.append(time.perf_counter() - began)
-            samples += chunk.size
-        audio_seconds.append(samples / 44100)
-
-    if torch.cuda.is_available():
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    threads = [threading.Thread(target=one) for _ in range(batch)]
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
-    frames = sum(audio_seconds) * 44100 / 512
-    return {
-        "batch": batch,
-        "audio_seconds_per_stream": round(statistics.mean(audio_seconds), 2),
-        "frames_per_second": round(frames / wall, 1),
-        "rtf_per_stream": round(wall / statistics.mean(audio_seconds), 3),
-        "aggregate_x_real_time": round(sum(audio_seconds) / wall, 2),
-        "ttfa_p50_s": round(statistics.median(first_audio), 3),
-        "ttfa_max_s": round(max(first_audio), 3),
-        "peak_device_memory_gib": (
-            round(torch.cuda.max_memory_allocated() / 2**30, 2)
-            if torch.cuda.is_available()
-            else None
-        ),
-    }
 
 
 def main() -> None:
@@ -112,9 +71,15 @@ def main() -> None:
                 }
             )
             runtime.load()
-            measure(runtime, 1)  # warm-up
+            measure_streams(runtime, job, 1, 44100)  # warm-up
             for batch in arguments.batches:
-                result = {"dtype": dtype, "device": runtime.device, **measure(runtime, batch)}
+                measured = measure_streams(runtime, job, batch, 44100)
+                result = {
+                    "dtype": dtype,
+                    "device": runtime.device,
+                    "frames_per_second": round(measured["aggregate_x_real_time"] * 44100 / 512, 1),
+                    **measured,
+                }
                 print(json.dumps(result), flush=True)
                 results.append(result)
             runtime.close()

@@ -1,12 +1,22 @@
-"""Pipelined against sequential qwen3-split, same process, same config: the full-size 0.6B
-architecture (talker, code predictor, 12 Hz speech decoder) with random weights, greedy so that
-every run generates the same number of frames. Runs in the qwen3 environment:
+"""qwen3-split speed with the full-size architectures (talker, code predictor, 12 Hz speech
+decoder) and random weights, greedy so that every run generates the same number of frames. Runs
+in the qwen3 environment.
+
+On the CPU, pipelined against sequential, same process, same config (0.6B sizes):
 
     .venv-qwen3/bin/python -m bench.qwen3_split [--seconds 6] [--rounds 2] [--threads 1]
 
 `--threads` is torch's intra-op thread count for both modes: with 1, the sequential baseline
 uses one core and the pipelined run one core per stage, as the talker on a GPU and the decoder
-on CPU cores do on a Strix Halo. Prints one JSON object."""
+on CPU cores do on a Strix Halo.
+
+On a GPU, the talker on the GPU and the decoder on the CPU (pipelined) against both on the GPU,
+at 1 and 8 concurrent streams: real-time factor per stream, time to first audio, aggregate
+multiple of real time and peak device memory:
+
+    python -m bench.qwen3_split --gpu [--sizes 1.7b] [--streams 1 8] [--dtype bfloat16]
+
+Prints one JSON object."""
 
 import argparse
 import contextlib
@@ -25,6 +35,7 @@ from runtimes.base import SamplingParams, SynthesisJob
 with contextlib.redirect_stdout(sys.stderr):  # qwen-tts prints a banner on import
     from qwen_tts.core.models import Qwen3TTSForConditionalGeneration
 
+    from bench.streams import measure_streams
     from runtimes.qwen3_split import Qwen3SplitRuntime
     from tests.qwen3_models import Sizes, build_tiny_qwen3
 
@@ -58,6 +69,58 @@ FULL_0_6B = Sizes(
     decoder={"codebook_dim": 512},  # the rest: qwen-tts's defaults, the published decoder's
     encoder={},  # Mimi's defaults: the published encoder's sizes
 )
+FULL_1_7B = Sizes(
+    codebook=2048,
+    code_groups=16,
+    text_vocab=151936,
+    talker={**FULL_TALKER_0_6B, "hidden_size": 2048, "intermediate_size": 8192},
+    predictor=FULL_PREDICTOR,  # stays at 1024; qwen-tts adds the projection between them
+    decoder={"codebook_dim": 512},
+    encoder={},
+)
+SIZES = {"0.6b": FULL_0_6B, "1.7b": FULL_1_7B}
+
+
+def greedy_job(seconds: float) -> SynthesisJob:
+    return SynthesisJob(
+        (TEXT,), "english", None, sampling=SamplingParams(temperature=0, max_audio_seconds=seconds)
+    )
+
+
+def run_gpu(
+    model_dir: Path, placements: list[str], streams: list[int], dtype: str, seconds: float
+) -> list[dict[str, Any]]:
+    results = []
+    for placement in placements:
+        lm_device, decoder_device = placement.split("/")
+        runtime = Qwen3SplitRuntime(
+            {
+                "model_dir": str(model_dir),
+                "lm_device": lm_device,
+                "decoder_device": decoder_device,
+                "dtype": dtype,
+                "max_batch": max(streams),
+            }
+        )
+        runtime.load()
+        measure_streams(runtime, lambda _: greedy_job(seconds), 1, 24000)  # warm-up
+        for count in streams:
+            before = runtime.stage_totals()
+            measured = measure_streams(runtime, lambda _: greedy_job(seconds), count, 24000)
+            after = runtime.stage_totals()
+            busy = {k: after.busy_seconds[k] - before.busy_seconds[k] for k in after.busy_seconds}
+            result = {
+                "lm_device": lm_device,
+                "decoder_device": decoder_device,
+                "dtype": dtype,
+                **measured,
+                "stage_busy_seconds": busy,
+                "overlap_seconds": after.overlap_seconds - before.overlap_seconds,
+            }
+            print(json.dumps(result), file=sys.stderr, flush=True)
+            results.append(result)
+        runtime.close()
+    return results
 
 
 def run_mode(model_dir: Path, pipeline: str, seconds: float, threads: int) -> dict[str, Any]:
@@ -70,9 +133,7 @@ def run_mode(model_dir: Path, pipeline: str, seconds: float, threads: int) -> di
         }
     )
     runtime.load()
-    job = SynthesisJob(
-        (TEXT,), "english", None, sampling=SamplingParams(temperature=0, max_audio_seconds=seconds)
-    )
+    job = greedy_job(seconds)
     before = runtime.stage_totals()
     started = time.perf_counter()
     first: float | None = None
@@ -102,13 +163,33 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sizes", choices=sorted(SIZES), default="0.6b")
+    parser.add_argument("--gpu", action="store_true", help="GPU placements instead of CPU modes")
+    parser.add_argument("--placements", nargs="+", default=["cuda:0/cpu", "cuda:0/cuda:0"])
+    parser.add_argument("--streams", nargs="+", type=int, default=[1, 8])
+    parser.add_argument("--dtype", default="bfloat16", help="the talker's dtype (--gpu)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        model_dir = build_tiny_qwen3(Path(folder) / "qwen3-0.6b", sizes=FULL_0_6B)
+        model_dir = build_tiny_qwen3(Path(folder) / "qwen3", sizes=SIZES[args.sizes])
         parameters = sum(
             p.numel()
             for p in Qwen3TTSForConditionalGeneration.from_pretrained(model_dir).parameters()
         )
+        if args.gpu:
+            results = run_gpu(model_dir, args.placements, args.streams, args.dtype, args.seconds)
+            print(
+                json.dumps(
+                    {
+                        "model": f"Qwen3-TTS 12Hz {args.sizes} architecture, random weights",
+                        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+                        "parameters": parameters,
+                        "torch": torch.__version__,
+                        "results": results,
+                    },
+                    indent=2,
+                )
+            )
+            return
         runs: list[dict[str, Any]] = []
         for _ in range(args.rounds):  # mirrored: off, on, on, off, ...
             for pipeline in ("off", "on") if len(runs) % 4 == 0 else ("on", "off"):
