@@ -23,7 +23,8 @@ DEFAULT_CLUSTERS = frozenset({"tʃ", "dʒ"})
 
 _LEADING_PUNCTUATION = frozenset("\"'¡¿")
 _TRAILING_PUNCTUATION = frozenset(".,;:!?…\"'")
-_NON_SPACE = re.compile(r"\S+")
+_RUN = re.compile(r"[^\s—–]+")
+"""A run of characters between spaces or dashes ("well—maybe" is two words)."""
 
 Kind = Literal["sound", "modifier", "stress", "pause"]
 
@@ -53,7 +54,7 @@ def written_words(segment: str) -> list[WrittenWord]:
     """Words as written: runs of non-space characters without the quotes, brackets and
     punctuation around them; a pictograph (an emoji) is a word of its own."""
     words = []
-    for run in _NON_SPACE.finditer(segment):
+    for run in _RUN.finditer(segment):
         for offset, text in _split_pictographs(run.start(), run.group()):
             start, end = 0, len(text)
             while start < end and _is_leading_punctuation(text[start]):
@@ -69,28 +70,31 @@ def _split_pictographs(offset: int, text: str) -> list[tuple[int, str]]:
     pieces: list[tuple[int, str]] = []
     start = 0
     for index, character in enumerate(text):
-        if unicodedata.category(character) == "So":
-            if start < index:
-                pieces.append((offset + start, text[start:index]))
-            start = index
-            # Modifiers (skin tones, variation selectors) stay with their pictograph.
-            pieces.append((offset + index, character))
-            start = index + 1
-        elif pieces and start == index and _is_modifier_of_pictograph(character, text, index):
+        if pieces and start == index and _continues_pictograph(character, pieces[-1][1]):
             last_offset, last = pieces[-1]
             pieces[-1] = (last_offset, last + character)
+            start = index + 1
+        elif unicodedata.category(character) == "So":
+            if start < index:
+                pieces.append((offset + start, text[start:index]))
+            pieces.append((offset + index, character))
             start = index + 1
     if start < len(text):
         pieces.append((offset + start, text[start:]))
     return pieces
 
 
-def _is_modifier_of_pictograph(character: str, text: str, index: int) -> bool:
-    return (
-        index > 0
-        and unicodedata.category(character) in ("Mn", "Me", "Sk")
-        and not text[index - 1].isalnum()
-    )
+def _continues_pictograph(character: str, pictograph: str) -> bool:
+    """A skin tone or a variation selector after a pictograph, or the second letter of a flag."""
+    if unicodedata.category(character) in ("Mn", "Me", "Sk"):
+        return True
+    return _is_regional_indicator(character) and [
+        _is_regional_indicator(c) for c in pictograph
+    ] == [True]
+
+
+def _is_regional_indicator(character: str) -> bool:
+    return "\U0001f1e6" <= character <= "\U0001f1ff"
 
 
 def _is_leading_punctuation(character: str) -> bool:

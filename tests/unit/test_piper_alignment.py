@@ -32,6 +32,8 @@ def _sounds(text: str) -> list[str]:
             ["Pay", "$42.50", "or", "50%", "now", "e.g", "today"],
         ),
         ("great😀 and 👩 💻!", ["great", "😀", "and", "👩", "💻"]),
+        ("I ❤️ NY 👍🏽, 🇫🇷🇩🇪 too", ["I", "❤️", "NY", "👍🏽", "🇫🇷", "🇩🇪", "too"]),
+        ("well—maybe – or-not", ["well", "maybe", "or-not"]),
         ("Café naïve résumé?", ["Café", "naïve", "résumé"]),
         ("... — !", []),
     ],
