@@ -67,6 +67,18 @@ class AuthSettings(_Section):
     open_reflection: bool = False
 
 
+class LiveSettings(_Section):
+    max_sessions: int = Field(default=256, ge=1)
+    """Open LiveSynthesize sessions at once; more are refused with RESOURCE_EXHAUSTED."""
+    idle_timeout_seconds: float = Field(default=60.0, gt=0)
+    """A session with nothing to speak that receives nothing for this long is ended
+    (DEADLINE_EXCEEDED)."""
+    min_clause_chars: int = Field(default=60, ge=1)
+    """Default for LiveStart.min_clause_chars: speak at a clause break once this much text waits."""
+    max_wait_ms: int = Field(default=400, ge=1, le=10_000)
+    """Default for LiveStart.max_wait_ms: speak up to a clause or word once text waits this long."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CANTATA_", env_nested_delimiter="__", extra="forbid"
@@ -94,6 +106,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     tls: TlsSettings = Field(default_factory=TlsSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
     models: list[ModelSettings] = Field(min_length=1)
 
     @model_validator(mode="after")

@@ -4,6 +4,7 @@ from cantata.tts.v1 import tts_pb2 as pb
 from runtimes.base import MarkKind, SamplingParams
 from server.audio import AudioEncoding
 from server.engine.engine import ModelVoice
+from server.engine.live import Cancelled, Flushed, LiveAudio, LiveEvent, LiveMarks
 from server.engine.request import (
     AudioInfo,
     SynthesisRequest,
@@ -103,6 +104,27 @@ def mark_to_proto(mark: TimingMark) -> pb.TimingMark:
         text_offset=mark.text_offset,
         text_length=mark.text_length,
     )
+
+
+def live_event_to_proto(event: LiveEvent) -> pb.LiveSynthesizeResponse:
+    match event:
+        case LiveAudio():
+            return pb.LiveSynthesizeResponse(audio=event.audio)
+        case LiveMarks():
+            marks = pb.LiveMarks(marks=[mark_to_proto(mark) for mark in event.marks])
+            return pb.LiveSynthesizeResponse(marks=marks)
+        case Flushed():
+            flushed = pb.LiveFlushed(
+                text_offset=event.text_offset, audio_seconds=event.audio_seconds
+            )
+            return pb.LiveSynthesizeResponse(flushed=flushed)
+        case Cancelled():
+            cancelled = pb.LiveCancelled(
+                text_offset=event.text_offset,
+                audio_seconds=event.audio_seconds,
+                utterance_audio_seconds=event.utterance_audio_seconds,
+            )
+            return pb.LiveSynthesizeResponse(cancelled=cancelled)
 
 
 def voice_to_proto(entry: ModelVoice) -> pb.Voice:

@@ -2,6 +2,7 @@
 every call records its metrics and writes one log line. Nothing else."""
 
 import asyncio
+import contextlib
 import math
 import re
 import time
@@ -18,8 +19,9 @@ from cantata.tts.v1 import tts_pb2_grpc
 from server.api import convert
 from server.api.status import status_code
 from server.engine.engine import Engine
+from server.engine.live import LiveAudio, LiveSession
 from server.engine.request import SynthesisStats
-from server.errors import CantataError, ResourceExhausted
+from server.errors import CantataError, DeadlineExceeded, InvalidArgument, ResourceExhausted
 
 log = structlog.get_logger(__name__)
 
@@ -147,6 +149,41 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
             call.stats = stream.stats
             yield pb.SynthesizeStreamResponse(stats=convert.stats_to_proto(stream.stats))
 
+    async def LiveSynthesize(  # noqa: N802 - the gRPC method name
+        self, request_iterator: AsyncIterator[pb.LiveSynthesizeRequest], context: Context
+    ) -> AsyncIterator[pb.LiveSynthesizeResponse]:
+        requests = aiter(request_iterator)
+        first = await anext(requests, None)
+        start = first.start if first is not None and first.HasField("start") else None
+        model = start.config.model if start is not None else ""
+        async with _Call(self._engine, context, "LiveSynthesize", model, 0) as call:
+            if start is None:
+                raise InvalidArgument("a live session must begin with start")
+            session = self._engine.open_live(
+                convert.request_from_proto(start.config, call.request_id),
+                start.min_clause_chars,
+                start.max_wait_ms,
+                call.deadline,
+            )
+            reader = _LiveReader(requests, session, self._engine.settings.live.idle_timeout_seconds)
+            ending = "error"
+            try:
+                yield pb.LiveSynthesizeResponse(info=convert.info_to_proto(session.info))
+                async for event in session.events():
+                    if not (isinstance(event, LiveAudio) and not event.audio):
+                        yield convert.live_event_to_proto(event)
+                assert session.stats is not None
+                call.stats = session.stats
+                yield pb.LiveSynthesizeResponse(stats=convert.stats_to_proto(session.stats))
+                ending = "completed"
+            except (asyncio.CancelledError, GeneratorExit):
+                ending = "client_gone"
+                raise
+            finally:
+                await reader.stop()
+                await session.abort()
+                self._engine.end_live("idle" if reader.idle else ending)
+
     async def ListVoices(  # noqa: N802 - the gRPC method name
         self, request: pb.ListVoicesRequest, context: Context
     ) -> pb.ListVoicesResponse:
@@ -155,3 +192,73 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
                 voices=[convert.voice_to_proto(v) for v in self._engine.voices(request.model)],
                 default_model=self._engine.default_model,
             )
+
+
+class _LiveReader:
+    """Reads a live session's requests into it, on a task of its own, and ends a session that
+    has had nothing to do for `idle_timeout` seconds."""
+
+    def __init__(
+        self,
+        requests: AsyncIterator[pb.LiveSynthesizeRequest],
+        session: LiveSession,
+        idle_timeout: float,
+    ) -> None:
+        self.idle = False
+        self._requests = requests
+        self._session = session
+        self._idle_timeout = idle_timeout
+        self._task = asyncio.create_task(self._read())
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _read(self) -> None:
+        # One pending read, never cancelled by the idle check: cancelling a read would end the
+        # call's request stream.
+        pending: asyncio.Future[pb.LiveSynthesizeRequest] | None = None
+        try:
+            while True:
+                pending = pending or asyncio.ensure_future(anext(self._requests))
+                done, _ = await asyncio.wait({pending}, timeout=self._idle_timeout)
+                if not done:
+                    if self._session.busy:
+                        continue
+                    self.idle = True
+                    await self._session.fail(
+                        DeadlineExceeded(
+                            f"the live session had nothing to do for {self._idle_timeout:g} s"
+                        )
+                    )
+                    return
+                message, pending = pending.result(), None
+                if not await self._apply(message):
+                    return
+        except StopAsyncIteration:
+            self._session.close()
+        except Exception as error:  # the request stream broke: end the session with it
+            await self._session.fail(error)
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    async def _apply(self, message: pb.LiveSynthesizeRequest) -> bool:
+        """Feeds one request to the session; False when it ends the session."""
+        match message.WhichOneof("request"):
+            case "text":
+                self._session.add_text(message.text)
+            case "flush":
+                self._session.flush()
+            case "cancel":
+                await self._session.cancel()
+            case "start":
+                await self._session.fail(InvalidArgument("start may only be sent once, first"))
+                return False
+            case _:
+                await self._session.fail(
+                    InvalidArgument("a live request must set one of text, flush or cancel")
+                )
+                return False
+        return True

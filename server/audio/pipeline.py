@@ -9,14 +9,23 @@ from server.audio.encoders import AudioEncoding, make_encoder
 
 class AudioPipeline:
     def __init__(self, native_rate: int, output_rate: int, encoding: AudioEncoding) -> None:
+        self.native_rate = native_rate
         self.output_rate = output_rate
         self.samples_out = 0
-        self._resampler = (
-            None
-            if native_rate == output_rate
-            else soxr.ResampleStream(native_rate, output_rate, 1, dtype="float32", quality="HQ")
-        )
+        self._resampler = self._new_resampler()
         self._encoder = make_encoder(encoding, output_rate)
+
+    def _new_resampler(self) -> soxr.ResampleStream | None:
+        if self.native_rate == self.output_rate:
+            return None
+        return soxr.ResampleStream(
+            self.native_rate, self.output_rate, 1, dtype="float32", quality="HQ"
+        )
+
+    def cut(self) -> None:
+        """Drops the audio the resampler holds back (a cancelled utterance's last milliseconds),
+        so that what comes next starts clean."""
+        self._resampler = self._new_resampler()
 
     @property
     def seconds_out(self) -> float:

@@ -11,6 +11,7 @@ from runtimes.base import TimedAudio, Voice
 from runtimes.registry import find_runtime
 from server.audio import AudioPipeline
 from server.config import Settings
+from server.engine.live import LiveSession, Pacing
 from server.engine.model_host import Chunk, JobRun, ModelHost, ModelState
 from server.engine.request import (
     AudioInfo,
@@ -21,11 +22,12 @@ from server.engine.request import (
 )
 from server.engine.text import segment_offsets
 from server.engine.timing import MarkTimeline
-from server.engine.validation import PreparedRequest, prepare
+from server.engine.validation import PreparedRequest, prepare, prepare_config
 from server.errors import (
     CantataError,
     DeadlineExceeded,
     DeviceError,
+    InvalidArgument,
     NotFound,
     ResourceExhausted,
     Unavailable,
@@ -45,7 +47,10 @@ class SynthesisStream:
     """One synthesis in progress: `info` is known before any audio; iterate for encoded bytes
     and the timing marks of that audio (or of audio still to come); `stats` is set once
     iteration has ended. Leaving the iteration early (a cancelled client, a passed deadline)
-    stops the runtime at its next chunk."""
+    stops the runtime at its next chunk.
+
+    A live session passes its own `pipeline`, which goes on after this synthesis: its encoder is
+    then not finished here."""
 
     def __init__(
         self,
@@ -55,6 +60,7 @@ class SynthesisStream:
         received: float,
         deadline: float | None,
         streaming: bool,
+        pipeline: AudioPipeline | None = None,
     ) -> None:
         self.request_id = request_id
         self.streaming = streaming
@@ -63,9 +69,11 @@ class SynthesisStream:
         self.stats: SynthesisStats | None = None
         self._host = host
         self._received = received
-        self._pipeline = AudioPipeline(
+        self._owns_pipeline = pipeline is None
+        self._pipeline = pipeline or AudioPipeline(
             prepared.voice.sample_rate_hz, prepared.output_rate, prepared.encoding
         )
+        self._started_at = self._pipeline.samples_out
         self._timeline = _timeline(prepared)
         self._run: JobRun = host.run(
             prepared.job, self._limited(), self._finish, deadline, timed=self._timeline is not None
@@ -86,17 +94,26 @@ class SynthesisStream:
                 if budget <= 0:
                     return None
                 audio, budget = audio[:budget], budget - len(audio)
+            before = pipeline.samples_out
             data = pipeline.push(audio)
-            return StreamChunk(data, timeline.chunk(marks, len(audio)) if timeline else ())
+            seconds = (pipeline.samples_out - before) / pipeline.output_rate
+            timed = timeline.chunk(marks, len(audio)) if timeline else ()
+            return StreamChunk(data, timed, seconds)
 
         return render
 
     def _finish(self) -> StreamChunk:
-        return StreamChunk(self._pipeline.finish())
+        if not self._owns_pipeline:
+            return StreamChunk(b"")
+        before = self._pipeline.samples_out
+        data = self._pipeline.finish()
+        return StreamChunk(
+            data, (), (self._pipeline.samples_out - before) / self.info.sample_rate_hz
+        )
 
     @property
     def duration_seconds(self) -> float:
-        return self._pipeline.seconds_out
+        return (self._pipeline.samples_out - self._started_at) / self._pipeline.output_rate
 
     async def __aiter__(self) -> AsyncIterator[StreamChunk]:
         first_audio: float | None = None
@@ -161,6 +178,7 @@ class Engine:
         self.models = {host.name: host for host in hosts}
         self.metrics = metrics
         self.draining = False
+        self.live_sessions = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, metrics: Metrics) -> "Engine":
@@ -213,6 +231,15 @@ class Engine:
         """Validates and starts a synthesis; every bad request is rejected here, before any
         audio is sent. `deadline` is on time.monotonic()'s clock."""
         received = time.perf_counter()
+        host, voice = self.admissible(request, deadline)
+        prepared = prepare(request, host.name, voice, self.settings)
+        request_id = request.request_id or uuid.uuid4().hex
+        return SynthesisStream(host, prepared, request_id, received, deadline, streaming)
+
+    def admissible(
+        self, request: SynthesisRequest, deadline: float | None
+    ) -> tuple[ModelHost, Voice]:
+        """The model and voice a request names, if the server takes requests for them now."""
         host = self.model(request.model)
         if self.draining:
             self.metrics.rejected.labels(host.name, "draining").inc()
@@ -228,9 +255,71 @@ class Engine:
                 f"model {host.name!r} has no voice {request.voice!r};"
                 f" voices: {', '.join(v.id for v in voices)}"
             )
-        prepared = prepare(request, host.name, voice, self.settings)
+        return host, voice
+
+    def open_live(
+        self,
+        request: SynthesisRequest,
+        min_clause_chars: int = 0,
+        max_wait_ms: int = 0,
+        deadline: float | None = None,
+    ) -> LiveSession:
+        """Checks a live session's configuration (everything but text, which comes later) and
+        opens it. Pair with end_live."""
+        if request.text:
+            raise InvalidArgument("start.config.text must be empty: send text in text messages")
+        host, voice = self.admissible(request, deadline)
+        live = self.settings.live
+        if self.live_sessions >= live.max_sessions:
+            self.metrics.rejected.labels(host.name, "live_sessions").inc()
+            raise ResourceExhausted(
+                f"{self.live_sessions} live sessions are open, the most this server takes",
+                retry_after_seconds=1.0,
+            )
+        pacing = self._pacing(min_clause_chars, max_wait_ms)
+        config = prepare_config(request, host.name, voice, self.settings)
         request_id = request.request_id or uuid.uuid4().hex
-        return SynthesisStream(host, prepared, request_id, received, deadline, streaming)
+
+        def start_piece(
+            prepared: PreparedRequest, received: float, pipeline: AudioPipeline
+        ) -> SynthesisStream:
+            return SynthesisStream(host, prepared, request_id, received, deadline, True, pipeline)
+
+        def totals(audio: float, compute: float, first_audio: float) -> SynthesisStats:
+            return SynthesisStats(
+                audio,
+                compute,
+                host.name,
+                host.runtime_name,
+                host.device,
+                voice.id,
+                request_id,
+                first_audio,
+            )
+
+        session = LiveSession(config, pacing, self.settings, start_piece, totals)
+        self.live_sessions += 1
+        self.metrics.live_sessions.inc()
+        return session
+
+    def end_live(self, reason: str) -> None:
+        """A session opened by open_live has ended: completed, idle, client_gone or error."""
+        self.live_sessions -= 1
+        self.metrics.live_sessions.dec()
+        self.metrics.live_sessions_ended.labels(reason).inc()
+
+    def _pacing(self, min_clause_chars: int, max_wait_ms: int) -> Pacing:
+        defaults, longest = self.settings.live, self.settings.max_segment_chars
+        if min_clause_chars > longest:
+            raise InvalidArgument(
+                f"start.min_clause_chars is {min_clause_chars}; the most is {longest}"
+            )
+        if max_wait_ms > 10_000:
+            raise InvalidArgument(f"start.max_wait_ms is {max_wait_ms}; the most is 10000")
+        return Pacing(
+            min_clause_chars or defaults.min_clause_chars,
+            (max_wait_ms or defaults.max_wait_ms) / 1000,
+        )
 
     async def synthesize(
         self, request: SynthesisRequest, deadline: float | None = None

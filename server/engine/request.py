@@ -78,6 +78,9 @@ class StreamChunk:
 
     audio: bytes
     marks: tuple[TimingMark, ...] = ()
+    seconds: float = 0.0
+    """How much audio `audio` holds (encoders may hold some back: this counts what left the
+    resampler)."""
 
 
 @dataclass(frozen=True)

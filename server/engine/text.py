@@ -20,6 +20,7 @@ _ABBREVIATIONS = frozenset(
     | {"inc", "ltd", "co", "corp", "dept", "est", "approx", "fig"}
 )
 _CLAUSE_BREAK = re.compile(r"[,;:—–]\s")
+_FINAL_PUNCTUATION = re.compile(r"[.!?…]+[\"'”’)\]]*\s*$")
 
 
 def normalize(text: str) -> str:
@@ -133,15 +134,32 @@ def split_segments(text: str, max_chars: int) -> list[str]:
 
 
 def _sentences(line: str) -> list[str]:
-    sentences: list[str] = []
+    bounds = [0, *sentence_ends(line), len(line)]
+    return [s for start, end in itertools.pairwise(bounds) if (s := line[start:end].strip())]
+
+
+def sentence_ends(line: str) -> list[int]:
+    """Where each complete sentence of a line ends: after its punctuation and closing quotes,
+    once whitespace follows (so "Hello." at the end of text that is still arriving is not yet
+    complete)."""
+    ends: list[int] = []
     start = 0
     for match in _SENTENCE_END.finditer(line):
         if match.group().startswith(".") and _before_is_abbreviation(line[start : match.start()]):
             continue
-        sentences.append(line[start : match.end()].strip())
+        ends.append(match.end())
         start = match.end()
-    sentences.append(line[start:].strip())
-    return [s for s in sentences if s]
+    return ends
+
+
+def ends_with_punctuation(text: str) -> bool:
+    """Whether the text ends as a sentence does (the next text may still continue it)."""
+    return _FINAL_PUNCTUATION.search(text) is not None
+
+
+def clause_breaks(text: str) -> list[int]:
+    """Where each clause ends: after a comma, semicolon, colon or dash that whitespace follows."""
+    return [match.end() for match in _CLAUSE_BREAK.finditer(text)]
 
 
 def _before_is_abbreviation(text: str) -> bool:

@@ -2,7 +2,7 @@
 Every rejection names the field at fault."""
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from runtimes.base import SamplingParams, SynthesisJob, Voice, VoicePrompt
 from server.audio import AudioEncoding, check_sample_rate, default_sample_rate
@@ -37,16 +37,15 @@ def supported_sampling_params(voice: Voice) -> frozenset[str]:
 def prepare(
     request: SynthesisRequest, model: str, voice: Voice, limits: Settings
 ) -> PreparedRequest:
-    if len(request.text) > limits.max_text_chars:
-        raise InvalidArgument(
-            f"text is {len(request.text)} characters long; the limit is {limits.max_text_chars}"
-        )
+    return with_text(prepare_config(request, model, voice, limits), request.text, limits)
+
+
+def prepare_config(
+    request: SynthesisRequest, model: str, voice: Voice, limits: Settings
+) -> PreparedRequest:
+    """Everything a request says but its text (a job without segments): what a live session
+    checks once, at its start."""
     timing = _timing(request.timing, model, voice)
-    # Only timing marks need to know where each character came from.
-    mapped = normalize_mapped(request.text) if timing else None
-    text = mapped.text if mapped is not None else normalize(request.text)
-    if not text:
-        raise InvalidArgument("text is empty")
     output_rate = request.sample_rate_hz or default_sample_rate(
         request.encoding, voice.sample_rate_hz
     )
@@ -54,7 +53,7 @@ def prepare(
     prompt = _prompt(request, model, voice, limits)
     _check_sampling(request.sampling, model, voice)
     job = SynthesisJob(
-        segments=tuple(split_segments(text, limits.max_segment_chars)),
+        segments=(),
         voice=voice.id,
         speaker=_speaker(request.speaker, model, voice),
         speed=_speed(request.speed, model, voice),
@@ -62,7 +61,27 @@ def prepare(
         prompt=prompt,
         instructions=_instructions(request.instructions, model, voice, limits),
     )
-    return PreparedRequest(job, voice, request.encoding, output_rate, len(text), timing, mapped)
+    return PreparedRequest(job, voice, request.encoding, output_rate, 0, timing)
+
+
+def with_text(config: PreparedRequest, text: str, limits: Settings) -> PreparedRequest:
+    """The request `config` for this text, normalised and split into segments."""
+    if len(text) > limits.max_text_chars:
+        raise InvalidArgument(
+            f"text is {len(text)} characters long; the limit is {limits.max_text_chars}"
+        )
+    # Only timing marks need to know where each character came from.
+    mapped = normalize_mapped(text) if config.timing else None
+    normalized = mapped.text if mapped is not None else normalize(text)
+    if not normalized:
+        raise InvalidArgument("text is empty")
+    segments = tuple(split_segments(normalized, limits.max_segment_chars))
+    return replace(
+        config,
+        job=replace(config.job, segments=segments),
+        characters=len(normalized),
+        text=mapped,
+    )
 
 
 def _timing(timing: TimingOptions, model: str, voice: Voice) -> TimingOptions:

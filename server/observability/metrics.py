@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import version
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -84,6 +84,16 @@ class Metrics:
             "cantata_rejected",
             "Requests refused before synthesis.",
             ["model", "reason"],
+            registry=r,
+        )
+        self.live_sessions = Gauge(
+            "cantata_live_sessions", "LiveSynthesize sessions open.", registry=r
+        )
+        self.live_sessions_ended = Counter(
+            "cantata_live_sessions_ended",
+            "LiveSynthesize sessions by how they ended: completed (after half-close), idle "
+            "(the idle timeout), client_gone, or error.",
+            ["reason"],
             registry=r,
         )
         Info("cantata_build", "Cantata's build.", registry=r).info(

@@ -208,6 +208,38 @@ def test_cli_prints_marks_to_standard_error_when_audio_goes_to_standard_output(
     assert max(m["end_seconds"] for m in marks) == pytest.approx(seconds, abs=1e-4)
 
 
+def test_cli_live_speaks_standard_input_as_it_arrives(
+    server_process: ServerProcess, tmp_path: Path
+) -> None:
+    out = tmp_path / "live.wav"
+    process = subprocess.Popen(
+        [BIN / "cantata", "live", "-o", str(out), "--marks", "--server", server_process.target],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    process.stdin.write(b"Hello there, ")
+    process.stdin.write(b"from a pipe. Good")
+    process.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not out.exists() or out.stat().st_size < 44 + 22050:  # a second of audio
+        assert time.monotonic() < deadline, "no audio while standard input stayed open"
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        time.sleep(0.05)
+    process.stdin.write(b"bye now.")
+    process.stdin.close()
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    data = out.read_bytes()
+    assert int.from_bytes(data[40:44], "little") == len(data) - 44, "sizes were not written"
+    samples, rate, _ = decode_soundfile(data)
+    assert samples.size / rate > 2
+    marks = [json.loads(line) for line in stdout.decode().splitlines()]
+    words = [m["value"] for m in marks if m["kind"] == "word"]
+    assert words == ["Hello", "there", "from", "a", "pipe", "Goodbye", "now"]
+
+
 def _seconds(timestamp: str) -> float:
     hours, minutes, seconds = timestamp.replace(",", ".").split(":")
     return int(hours) * 3600 + int(minutes) * 60 + float(seconds)

@@ -13,12 +13,22 @@ from cantata_client.errors import (
     UnauthenticatedError,
     UnavailableError,
 )
+from cantata_client.live import (
+    AsyncLiveSession,
+    LiveAudio,
+    LiveCancelled,
+    LiveEvent,
+    LiveFlushed,
+    LiveMarks,
+    LiveSession,
+)
 from cantata_client.marks import Mark, MarkKind, Timing
 from cantata_client.requests import Encoding, Synthesis, build_request
 
 __all__ = [
     "AsyncAudioStream",
     "AsyncClient",
+    "AsyncLiveSession",
     "AudioStream",
     "CancelledError",
     "CantataError",
@@ -27,6 +37,12 @@ __all__ = [
     "Encoding",
     "InternalError",
     "InvalidArgumentError",
+    "LiveAudio",
+    "LiveCancelled",
+    "LiveEvent",
+    "LiveFlushed",
+    "LiveMarks",
+    "LiveSession",
     "Mark",
     "MarkKind",
     "NotFoundError",

@@ -9,6 +9,7 @@ from cantata.tts.v1 import tts_pb2 as pb
 from cantata.tts.v1 import tts_pb2_grpc
 from cantata_client.base import ClientOptions, StreamState
 from cantata_client.errors import from_rpc_error
+from cantata_client.live import AsyncLiveSession, start_request
 from cantata_client.marks import marks_from_proto
 from cantata_client.requests import Synthesis, build_request
 
@@ -70,6 +71,21 @@ class AsyncClient(ClientOptions):
                 build_request(text, **options), **self._call_options(timeout, request_id)
             )
         )
+
+    async def live(
+        self,
+        *,
+        min_clause_chars: int = 0,
+        max_wait_ms: int = 0,
+        timeout: float | None = None,
+        request_id: str = "",
+        **options: Any,
+    ) -> AsyncLiveSession:
+        """As Client.live, awaited."""
+        call = self._stub.LiveSynthesize(**self._call_options(timeout, request_id))
+        session = AsyncLiveSession(call)
+        await session._write(start_request(min_clause_chars, max_wait_ms, **options))
+        return session
 
     async def voices(self, model: str = "", *, timeout: float | None = None) -> list[pb.Voice]:
         try:

@@ -1,10 +1,14 @@
-"""`cantata say "Hello there" -o hello.wav` and `cantata voices`. Installed packages may add
-sub-commands through the `cantata.commands` entry points (the server adds `serve`)."""
+"""`cantata say "Hello there" -o hello.wav`, `some-llm | cantata live -o -` and `cantata voices`.
+Installed packages may add sub-commands through the `cantata.commands` entry points (the server
+adds `serve`)."""
 
 import argparse
+import codecs
 import json
+import os
 import struct
 import sys
+import threading
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -14,7 +18,8 @@ import grpc
 from cantata_client import captions
 from cantata_client.client import AudioStream, Client
 from cantata_client.errors import CantataError
-from cantata_client.marks import Timing
+from cantata_client.live import LiveAudio, LiveMarks, LiveSession
+from cantata_client.marks import Mark, Timing
 from cantata_client.requests import Encoding
 
 _BY_SUFFIX = {
@@ -33,8 +38,12 @@ _BY_SUFFIX = {
 }
 
 
+def _encoding(args: argparse.Namespace) -> Encoding:
+    return args.encoding or _BY_SUFFIX.get(Path(args.output).suffix.lower(), Encoding.WAV)
+
+
 def _say(args: argparse.Namespace) -> int:
-    encoding = args.encoding or _BY_SUFFIX.get(Path(args.output).suffix.lower(), Encoding.WAV)
+    encoding = _encoding(args)
     caption_format = None
     if args.captions:
         caption_format = captions.FORMATS.get(Path(args.captions).suffix.lower())
@@ -82,6 +91,63 @@ def _say(args: argparse.Namespace) -> int:
     return 0
 
 
+def _live(args: argparse.Namespace) -> int:
+    """Speaks standard input as it arrives, writing audio as it comes."""
+    encoding = _encoding(args)
+    marks_out = sys.stderr if args.output == "-" else sys.stdout
+    with Client(args.server, timeout=args.timeout) as client:
+        live = client.live(
+            model=args.model,
+            voice=args.voice,
+            speaker=args.speaker,
+            encoding=encoding,
+            sample_rate_hz=args.rate,
+            speed=args.speed,
+            instructions=args.instructions,
+            timing=Timing.all() if args.marks else None,
+            min_clause_chars=args.min_clause_chars,
+            max_wait_ms=args.max_wait_ms,
+        )
+        with live:
+            threading.Thread(target=_send_input, args=(live,), daemon=True).start()
+            if args.output == "-":
+                _copy_live(live, sys.stdout.buffer, marks_out if args.marks else None)
+            else:
+                with open(args.output, "wb") as out:
+                    _copy_live(live, out, marks_out if args.marks else None)
+                    if encoding is Encoding.WAV:
+                        _write_wav_sizes(out)
+    return 0
+
+
+def _send_input(live: LiveSession) -> None:
+    """Standard input to the session as it arrives (not line by line: a writer that pauses
+    mid-line is heard up to its last whole word), then half-close."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    descriptor = sys.stdin.fileno()
+    while data := os.read(descriptor, 4096):
+        if text := decoder.decode(data):
+            live.send(text)
+    if text := decoder.decode(b"", final=True):
+        live.send(text)
+    live.close()
+
+
+def _copy_live(live: LiveSession, out: BinaryIO, marks_out: TextIO | None) -> None:
+    for event in live:
+        if isinstance(event, LiveAudio):
+            out.write(event.audio)
+            out.flush()
+        elif isinstance(event, LiveMarks) and marks_out is not None:
+            _print_marks(event.marks, marks_out)
+
+
+def _print_marks(marks: list[Mark], out: TextIO) -> None:
+    for mark in marks:
+        print(json.dumps(mark.to_json(), ensure_ascii=False), file=out)
+    out.flush()
+
+
 class _MarkPrinter:
     """Prints each mark once, as it arrives: before the audio it describes is written."""
 
@@ -90,10 +156,8 @@ class _MarkPrinter:
         self._printed = 0
 
     def __call__(self, stream: AudioStream) -> None:
-        for mark in stream.marks[self._printed :]:
-            print(json.dumps(mark.to_json(), ensure_ascii=False), file=self._out)
+        _print_marks(stream.marks[self._printed :], self._out)
         self._printed = len(stream.marks)
-        self._out.flush()
 
 
 def _copy(stream: AudioStream, out: BinaryIO, printer: "_MarkPrinter | None" = None) -> None:
@@ -169,36 +233,60 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--model", default="", help="model (default: the server's)")
         return command
 
-    say = client_command("say", "speak text into a file, streaming as audio arrives")
+    def speaking_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = client_command(name, help_text)
+        command.add_argument("-o", "--output", default="-", help="file, or - for standard output")
+        command.add_argument("--voice", default="")
+        command.add_argument("--speaker", default="")
+        command.add_argument(
+            "--encoding",
+            type=Encoding,
+            choices=list(Encoding),
+            help="default: from the file's suffix, else wav",
+        )
+        command.add_argument(
+            "--rate",
+            type=int,
+            default=0,
+            help="sample rate in Hz (0: the voice's; mulaw, alaw: 8000)",
+        )
+        command.add_argument("--speed", type=float, default=0.0)
+        command.add_argument(
+            "--instructions", default="", help='how to speak, e.g. "slowly, warm and amused"'
+        )
+        command.add_argument(
+            "--marks",
+            action="store_true",
+            help="print word, phoneme and viseme timings as JSON lines, as they arrive: to "
+            "standard output, or to standard error when the audio goes to standard output",
+        )
+        return command
+
+    say = speaking_command("say", "speak text into a file, streaming as audio arrives")
     say.add_argument("text")
-    say.add_argument("-o", "--output", default="-", help="file, or - for standard output")
-    say.add_argument("--voice", default="")
-    say.add_argument("--speaker", default="")
-    say.add_argument(
-        "--encoding",
-        type=Encoding,
-        choices=list(Encoding),
-        help="default: from the file's suffix, else wav",
-    )
-    say.add_argument(
-        "--rate", type=int, default=0, help="sample rate in Hz (0: the voice's; mulaw, alaw: 8000)"
-    )
-    say.add_argument("--speed", type=float, default=0.0)
-    say.add_argument(
-        "--instructions", default="", help='how to speak, e.g. "slowly, warm and amused"'
-    )
     say.add_argument(
         "--captions",
         metavar="FILE",
         help="write captions timed by the spoken words: .vtt (WebVTT) or .srt (SubRip)",
     )
-    say.add_argument(
-        "--marks",
-        action="store_true",
-        help="print word, phoneme and viseme timings as JSON lines, as they arrive: to standard "
-        "output, or to standard error when the audio goes to standard output",
-    )
     say.set_defaults(handler=_say)
+
+    live = speaking_command(
+        "live", "speak standard input as it arrives (some-llm | cantata live -o -)"
+    )
+    live.add_argument(
+        "--min-clause-chars",
+        type=int,
+        default=0,
+        help="speak at a clause break once this much text waits (0: the server's default)",
+    )
+    live.add_argument(
+        "--max-wait-ms",
+        type=int,
+        default=0,
+        help="speak up to a clause or word once text has waited this long (0: the server's)",
+    )
+    live.set_defaults(handler=_live)
 
     voices = client_command("voices", "list the server's voices")
     voices.set_defaults(handler=_voices)

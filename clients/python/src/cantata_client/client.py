@@ -9,6 +9,7 @@ from cantata.tts.v1 import tts_pb2 as pb
 from cantata.tts.v1 import tts_pb2_grpc
 from cantata_client.base import ClientOptions, StreamState
 from cantata_client.errors import from_rpc_error
+from cantata_client.live import LiveSession, start_request
 from cantata_client.marks import marks_from_proto
 from cantata_client.requests import Synthesis, build_request
 
@@ -75,6 +76,21 @@ class Client(ClientOptions):
                 build_request(text, **options), **self._call_options(timeout, request_id)
             )
         )
+
+    def live(
+        self,
+        *,
+        min_clause_chars: int = 0,
+        max_wait_ms: int = 0,
+        timeout: float | None = None,
+        request_id: str = "",
+        **options: Any,
+    ) -> LiveSession:
+        """A live session: send text as it is written, flush, cancel, iterate for events.
+        Options as for stream(), without text; min_clause_chars and max_wait_ms pace it (0:
+        the server's defaults)."""
+        start = start_request(min_clause_chars, max_wait_ms, **options)
+        return LiveSession(self._stub, start, self._call_options(timeout, request_id))
 
     def voices(self, model: str = "", *, timeout: float | None = None) -> list[pb.Voice]:
         try:
