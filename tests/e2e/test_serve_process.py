@@ -227,9 +227,7 @@ def test_cli_live_speaks_standard_input_as_it_arrives(
         assert time.monotonic() < deadline, "no audio while standard input stayed open"
         assert process.poll() is None, process.stderr.read() if process.stderr else ""
         time.sleep(0.05)
-    process.stdin.write(b"bye now.")
-    process.stdin.close()
-    stdout, stderr = process.communicate(timeout=60)
+    stdout, stderr = process.communicate(b"bye now.", timeout=60)
     assert process.returncode == 0, stderr
     data = out.read_bytes()
     assert int.from_bytes(data[40:44], "little") == len(data) - 44, "sizes were not written"
@@ -278,6 +276,7 @@ def test_sigterm_exits_cleanly_with_one_log_line_per_request(
     # leaves the client), one `voices`, one `say` with an unknown voice, one with instructions.
     assert sorted((line["rpc"], line["status"]) for line in done) == [
         ("ListVoices", "OK"),
+        ("LiveSynthesize", "OK"),
         ("StreamSynthesize", "INVALID_ARGUMENT"),
         ("StreamSynthesize", "NOT_FOUND"),
         *[("StreamSynthesize", "OK")] * 6,
