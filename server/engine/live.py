@@ -278,8 +278,13 @@ class LiveSession:
             await self._speaker
 
     def _drop_unsent(self) -> None:
+        """Empties the queue, keeping the news of pieces whose audio has all been sent."""
+        audio_unsent = False
         while not self._events.empty():
-            self._events.get_nowait()
+            item = self._events.get_nowait()
+            audio_unsent = audio_unsent or isinstance(item, LiveAudio)
+            if isinstance(item, _PieceSpoken) and not audio_unsent:
+                self._spoken_to = max(self._spoken_to, item.end)
 
     def _totals(self) -> SynthesisStats:
         return self._make_stats(self._sent_seconds, self._compute_seconds, self._first_audio or 0.0)

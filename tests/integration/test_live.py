@@ -323,3 +323,22 @@ def test_the_session_cap_and_the_idle_timeout(strict_server: RunningServer) -> N
             third.send("Free again.")
             third.close()
             assert len(list(third)) > 0
+
+
+def test_without_timing_marks_a_cancel_reports_the_whole_pieces_heard(
+    running_server: RunningServer, client: Client
+) -> None:
+    first = "The first piece is spoken whole."
+    faulty = counters(running_server, "faulty")
+    with client.live(model="faulty", encoding=Encoding.PCM) as live:
+        live.send(first)
+        live.flush()
+        events = iter(live)
+        assert any(isinstance(event, LiveFlushed) for event in events)
+        live.send(" Stall. ")  # the fake runtime's endless sentence
+        next(event for event in events if isinstance(event, LiveAudio))
+        live.cancel()
+        cancelled = next(event for event in events if isinstance(event, LiveCancelled))
+        assert cancelled.text_offset == len(first)
+        assert cancelled.utterance_audio_seconds > 0
+        wait_until(lambda: faulty.running == 0)
