@@ -5,8 +5,14 @@ Same rules as the reference implementation (classifier-free guidance picks the c
 the conditional logits are sampled among them; only channel 0 may end the audio, and only when
 the end is its most likely token), with two differences that users would otherwise trip on:
 temperatures below 1 are honoured (transformers clamps them to 1), and temperature 0 is greedy.
+
+A row's random numbers are drawn apart from the choice itself (`draw_noise`, then `pick_tokens`),
+which is what `torch.multinomial` does inside for one sample: argmax(p / q) with q ~ Exp(1)
+drawn from the row's generator. The same seed gives the same tokens either way, and `pick_tokens`
+has no host synchronisation and no data-dependent shapes, so it can run inside a CUDA graph.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +28,37 @@ class RowSampling:
     """None for greedy rows (temperature 0)."""
 
 
+@dataclass(frozen=True)
+class SamplingColumns:
+    """The rows' settings as tensors: [rows, 1, 1] each, `sampled` [rows]."""
+
+    temperature: torch.Tensor
+    top_p: torch.Tensor
+    cfg_scale: torch.Tensor
+    top_k: torch.Tensor
+    sampled: torch.Tensor
+    k_max: int
+    """The largest top_k (at most the vocabulary): the width of the top-k search."""
+
+    @classmethod
+    def of(cls, rows: list[RowSampling], vocab: int, device: torch.device) -> "SamplingColumns":
+        def column(values: list[float], dtype: torch.dtype) -> torch.Tensor:
+            return torch.tensor(values, dtype=dtype).view(-1, 1, 1).to(device)
+
+        return cls(
+            temperature=column([row.temperature for row in rows], torch.float32),
+            top_p=column([row.top_p for row in rows], torch.float32),
+            cfg_scale=column([row.cfg_scale for row in rows], torch.float32),
+            top_k=column([row.top_k for row in rows], torch.long),
+            sampled=torch.tensor([row.generator is not None for row in rows]).to(device),
+            k_max=k_max_of(rows, vocab),
+        )
+
+
+def k_max_of(rows: list[RowSampling], vocab: int) -> int:
+    return min(max(row.top_k for row in rows), vocab)
+
+
 def choose_tokens(
     conditional: torch.Tensor,
     unconditional: torch.Tensor | None,
@@ -29,21 +66,41 @@ def choose_tokens(
     eos_token_id: int,
 ) -> torch.Tensor:
     """[batch, channels, vocab] logits → [batch, channels] tokens."""
+    columns = SamplingColumns.of(rows, conditional.shape[-1], conditional.device)
+    noise = torch.ones(conditional.shape, dtype=torch.float32, device=conditional.device)
+    draw_noise(noise, rows)
+    return pick_tokens(conditional, unconditional, columns, noise, eos_token_id)
+
+
+def draw_noise(noise: torch.Tensor, rows: Sequence[RowSampling | None]) -> None:
+    """Fills noise[i] ([channels, vocab], float32) from row i's generator; greedy rows and None
+    (rows not drawn this step) are left as they are."""
+    for index, row in enumerate(rows):
+        if row is not None and row.generator is not None:
+            noise[index].exponential_(1, generator=row.generator)
+
+
+def pick_tokens(
+    conditional: torch.Tensor,
+    unconditional: torch.Tensor | None,
+    columns: SamplingColumns,
+    noise: torch.Tensor,
+    eos_token_id: int,
+) -> torch.Tensor:
+    """[batch, channels, vocab] logits and noise → [batch, channels] tokens."""
     logits = conditional.float()
     guided = logits
     if unconditional is not None:
-        scale = _column(rows, "cfg_scale", logits)
-        guided = logits + scale * (logits - unconditional.float())
+        guided = logits + columns.cfg_scale * (logits - unconditional.float())
     logits = _only_audio_and_eos(logits, eos_token_id)
     guided = _only_audio_and_eos(guided, eos_token_id)
-    logits = _keep_top_k_of(guided, logits, rows)
+    logits = _keep_top_k_of(guided, logits, columns.top_k, columns.k_max)
     logits = _end_only_when_most_likely(logits, eos_token_id)
-    return _sample(logits, rows)
-
-
-def _column(rows: list[RowSampling], name: str, like: torch.Tensor) -> torch.Tensor:
-    values = [float(getattr(row, name)) for row in rows]
-    return torch.tensor(values, dtype=like.dtype, device=like.device).view(-1, 1, 1)
+    greedy = logits.argmax(dim=-1)
+    probabilities = torch.softmax(logits / columns.temperature.clamp_min(1e-5), dim=-1)
+    probabilities = _nucleus(probabilities, columns.top_p)
+    sampled = (probabilities / noise).argmax(dim=-1)
+    return torch.where(columns.sampled[:, None], sampled, greedy)
 
 
 def _only_audio_and_eos(logits: torch.Tensor, eos_token_id: int) -> torch.Tensor:
@@ -55,13 +112,11 @@ def _only_audio_and_eos(logits: torch.Tensor, eos_token_id: int) -> torch.Tensor
 
 
 def _keep_top_k_of(
-    ranking: torch.Tensor, logits: torch.Tensor, rows: list[RowSampling]
+    ranking: torch.Tensor, logits: torch.Tensor, k: torch.Tensor, k_max: int
 ) -> torch.Tensor:
     """logits kept where `ranking` has its per-row top k."""
-    k_max = min(max(row.top_k for row in rows), ranking.shape[-1])
     top = torch.topk(ranking, k_max, dim=-1).indices
     ranks = torch.arange(k_max, device=logits.device).view(1, 1, -1)
-    k = torch.tensor([row.top_k for row in rows], device=logits.device).view(-1, 1, 1)
     keep = torch.zeros_like(logits, dtype=torch.bool)
     keep.scatter_(-1, top, (ranks < k).expand_as(top))
     return logits.masked_fill(~keep, -torch.inf)
@@ -75,24 +130,10 @@ def _end_only_when_most_likely(logits: torch.Tensor, eos_token_id: int) -> torch
     forced = torch.full_like(channel0, -torch.inf)
     forced[:, eos_token_id] = 0.0
     channel0 = torch.where(ends[:, None], forced, channel0)
-    channel0[~ends, eos_token_id] = -torch.inf
+    channel0[:, eos_token_id] = channel0[:, eos_token_id].masked_fill(~ends, -torch.inf)
     logits = logits.clone()
     logits[:, 0] = channel0
     return logits
-
-
-def _sample(logits: torch.Tensor, rows: list[RowSampling]) -> torch.Tensor:
-    tokens = logits.argmax(dim=-1)
-    temperature = _column(rows, "temperature", logits).clamp_min(1e-5)
-    probabilities = torch.softmax(logits / temperature, dim=-1)
-    probabilities = _nucleus(probabilities, _column(rows, "top_p", logits))
-    for index, row in enumerate(rows):
-        if row.generator is None:
-            continue
-        tokens[index] = torch.multinomial(probabilities[index], 1, generator=row.generator).squeeze(
-            -1
-        )
-    return tokens
 
 
 def _nucleus(probabilities: torch.Tensor, top_p: torch.Tensor) -> torch.Tensor:
