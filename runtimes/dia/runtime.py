@@ -26,6 +26,7 @@ from runtimes.dia.script import (
     UnknownTagPolicy,
     with_speaker,
 )
+from runtimes.dia.static_decoding import StaticDecoder
 from runtimes.errors import InvalidArgument, ModelLoadError, ResourceExhausted
 from runtimes.torch_devices import torch_device, torch_dtype
 
@@ -70,6 +71,14 @@ class DiaOptions(BaseModel):
     max_chunk_frames: int = Field(default=64, ge=1)
     decode_context_frames: int = Field(default=8, ge=0)
     """Frames decoded on either side of a chunk so it joins the next one seamlessly."""
+    cuda_graphs: Literal["auto", "on", "off"] = "auto"
+    """Decoder steps over preallocated caches, each step (decoder and token choice) replayed as
+    a CUDA graph: one launch instead of hundreds. Graphs are captured per batch size, text
+    length bucket and position bucket on first use (a lone request's at load), and the caches of
+    each batch size stay allocated for the next batch. "auto" is on for NVIDIA CUDA devices, off
+    for ROCm and the CPU; "on" asks for it on any CUDA device (ROCm's HIP graphs untested);
+    "off" keeps transformers' growing caches. A seed gives the same audio either way, up to the
+    device's rounding."""
 
 
 class DiaRuntime:
@@ -83,6 +92,7 @@ class DiaRuntime:
         )
         self._device = torch.device("cpu")
         self._batcher: Batcher[Row] | None = None
+        self._static: StaticDecoder | None = None
 
     @property
     def device(self) -> str:
@@ -117,8 +127,9 @@ class DiaRuntime:
                 f" predicts {len(self._tokens.delays)} channels"
             )
         self._defaults = _generation_defaults(model_dir)
+        self._static = self._static_decoder()
         self._batcher = Batcher[Row](
-            lambda rows: generate(self._model, self._tokens, rows),
+            lambda rows: generate(self._model, self._tokens, rows, self._static),
             lambda row: row.prefix_frames,
             options.max_batch,
             options.batch_wait_ms / 1000,
@@ -128,6 +139,25 @@ class DiaRuntime:
         warm_up = SynthesisJob(("Hello.",), options.voice, sampling=SamplingParams(temperature=0))
         for _ in self._synthesize(warm_up, max_frames=4):
             pass
+        if self._static is not None:
+            # A lone request's graphs, so that its first audio waits for no capture.
+            self._static.prepare(
+                rows=1,
+                guided=self._defaults["guidance_scale"] != 0,
+                longest_text=options.max_chunk_chars,
+                top_k=int(self._defaults["top_k"]),
+            )
+
+    def _static_decoder(self) -> StaticDecoder | None:
+        setting = self.options.cuda_graphs
+        cuda = self._device.type == "cuda"
+        if setting == "on" and not cuda:
+            raise ModelLoadError(
+                f"cuda_graphs: on needs a CUDA device; this model is on {self._device}"
+            )
+        if setting == "off" or not cuda or (setting == "auto" and torch.version.hip is not None):
+            return None
+        return StaticDecoder(self._model, self._tokens.eos, graphs=True)
 
     def voices(self) -> list[Voice]:
         capabilities = VoiceCapabilities(

@@ -1,6 +1,9 @@
 """Cantata's Dia generation loop against transformers' own `generate`, and the properties that
 loop exists for: per-row seeds that batching cannot disturb, honest temperatures, cancelled
-rows leaving the batch, and a streamed decode that joins up to the one-shot decode."""
+rows leaving the batch, and a streamed decode that joins up to the one-shot decode. The loop's
+properties hold over transformers' growing caches and over the static slots that CUDA graphs
+replay (run eagerly here; tests/unit/test_dia_cuda_graphs.py replays them on a GPU), and both
+choose the same tokens."""
 
 import queue
 import threading
@@ -23,6 +26,7 @@ from runtimes.batching import Batcher
 from runtimes.dia.codec import Codec, StreamingDecoder
 from runtimes.dia.generation import END, FrameItem, Row, Tokens, generate
 from runtimes.dia.sampling import RowSampling, choose_tokens
+from runtimes.dia.static_decoding import StaticDecoder
 from tests.dia_models import build_tiny_dia
 
 TEXTS = ["[S1] Hello there. [S2] Hi! (laughs)", "[S1] Short.", "[S2] A somewhat longer line."]
@@ -53,6 +57,14 @@ class Dia:
 @pytest.fixture(scope="module")
 def dia(tmp_path_factory: pytest.TempPathFactory) -> Dia:
     return Dia(build_tiny_dia(tmp_path_factory.mktemp("dia")))
+
+
+@pytest.fixture(params=["dynamic", "static"])
+def decoder(request: pytest.FixtureRequest, dia: Dia) -> StaticDecoder | None:
+    """transformers' caches (None), or static slots stepped eagerly."""
+    if request.param == "dynamic":
+        return None
+    return StaticDecoder(dia.model, dia.tokens.eos, graphs=False)
 
 
 def sampled(seed: int, temperature: float = 1.0, top_k: int = 45) -> RowSampling:
@@ -96,12 +108,14 @@ def test_greedy_generation_matches_transformers_generate(dia: Dia) -> None:
     assert torch.equal(ours[:settled], expected[1 : 1 + settled].long())
 
 
-def test_a_seed_gives_the_same_frames_alone_and_inside_a_batch(dia: Dia) -> None:
+def test_a_seed_gives_the_same_frames_alone_and_inside_a_batch(
+    dia: Dia, decoder: StaticDecoder | None
+) -> None:
     alone = dia.row(TEXTS[0], sampled(7))
-    generate(dia.model, dia.tokens, [alone])
+    generate(dia.model, dia.tokens, [alone], decoder)
     batch = [dia.row(text, sampled(seed)) for text, seed in zip(TEXTS, (3, 7, 11), strict=True)]
     batch[1] = dia.row(TEXTS[0], sampled(7))
-    generate(dia.model, dia.tokens, batch)
+    generate(dia.model, dia.tokens, batch, decoder)
     outputs = [frames_of(row) for row in batch]
     assert torch.equal(outputs[1], frames_of(alone))
     assert not torch.equal(outputs[0][: len(outputs[1])], outputs[1][: len(outputs[0])])
@@ -113,6 +127,51 @@ def test_different_seeds_give_different_frames(dia: Dia) -> None:
         generate(dia.model, dia.tokens, [row])
     first, second = (frames_of(row) for row in rows)
     assert not torch.equal(first, second)
+
+
+BATCHES: list[list[tuple[str, float, int, int, int]]] = [
+    [(TEXTS[0], 0.0, 45, 3, 60)],
+    [(TEXTS[0], 1.0, 45, 3, 40)],
+    # Three rows in a slot of four, leaving at different steps.
+    [(TEXTS[0], 1.0, 45, 3, 40), (TEXTS[1], 1.8, 45, 3, 25), (TEXTS[2], 1.0, 45, 3, 60)],
+    [(TEXTS[1], 1.2, 45, 0, 30)],
+    # One row without guidance beside one with: the batch is guided, at scale 0 for the first.
+    [(TEXTS[1], 1.2, 45, 0, 30), (TEXTS[2], 1.0, 20, 3, 50)],
+]
+"""Rows as (text, temperature, top_k, cfg_scale, max_frames); row i samples with seed i."""
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+def test_static_slots_choose_what_growing_caches_choose(
+    dia: Dia, batch: list[tuple[str, float, int, int, int]]
+) -> None:
+    static = StaticDecoder(dia.model, dia.tokens.eos, graphs=False)
+
+    def frames(decoder: StaticDecoder | None, prompt: torch.Tensor | None) -> list[torch.Tensor]:
+        rows = [
+            dia.row(
+                text,
+                RowSampling(
+                    temperature,
+                    0.9,
+                    top_k,
+                    cfg,
+                    torch.Generator().manual_seed(seed) if temperature else None,
+                ),
+                max_frames=max_frames,
+                prompt=prompt,
+            )
+            for seed, (text, temperature, top_k, cfg, max_frames) in enumerate(batch)
+        ]
+        generate(dia.model, dia.tokens, rows, decoder)
+        return [frames_of(row) for row in rows]
+
+    prompt = torch.randint(0, 1024, (15, 9), generator=torch.Generator().manual_seed(0))
+    for prompted in (None, prompt):  # the second batch reuses the slot
+        growing, static_frames = frames(None, prompted), frames(static, prompted)
+        assert [len(rows) for rows in growing] == [row[-1] for row in batch]
+        for expected, got in zip(growing, static_frames, strict=True):
+            assert torch.equal(got, expected)
 
 
 def test_temperatures_below_one_are_honoured_not_clamped() -> None:
@@ -129,21 +188,23 @@ def test_temperatures_below_one_are_honoured_not_clamped() -> None:
     assert shares[0.1] < 0.01
 
 
-def test_top_k_of_one_is_greedy_at_any_temperature(dia: Dia) -> None:
+def test_top_k_of_one_is_greedy_at_any_temperature(dia: Dia, decoder: StaticDecoder | None) -> None:
     greedy = dia.row(TEXTS[1], RowSampling(0.0, 1.0, 1, 3.0, None))
     top_1 = dia.row(TEXTS[1], sampled(9, temperature=2.0, top_k=1))
-    generate(dia.model, dia.tokens, [greedy, top_1])
+    generate(dia.model, dia.tokens, [greedy, top_1], decoder)
     assert torch.equal(frames_of(top_1), frames_of(greedy))
 
 
-def test_a_prompt_is_a_prefix_and_not_part_of_the_output(dia: Dia) -> None:
+def test_a_prompt_is_a_prefix_and_not_part_of_the_output(
+    dia: Dia, decoder: StaticDecoder | None
+) -> None:
     prompt = torch.randint(0, 1024, (20, 9))
     row = dia.row(TEXTS[1], GREEDY, max_frames=12, prompt=prompt)
-    generate(dia.model, dia.tokens, [row])
+    generate(dia.model, dia.tokens, [row], decoder)
     frames = frames_of(row)
     assert frames.shape == (12, 9)
     plain = dia.row(TEXTS[1], GREEDY, max_frames=12)
-    generate(dia.model, dia.tokens, [plain])
+    generate(dia.model, dia.tokens, [plain], decoder)
     assert not torch.equal(frames, frames_of(plain))
 
 
@@ -158,11 +219,13 @@ class CancelledOnFirstFrame(queue.SimpleQueue[FrameItem]):
         self.cancelled.set()
 
 
-def test_a_cancelled_row_leaves_the_batch_within_a_step(dia: Dia) -> None:
+def test_a_cancelled_row_leaves_the_batch_within_a_step(
+    dia: Dia, decoder: StaticDecoder | None
+) -> None:
     cancelled = dia.row(TEXTS[0], sampled(1), max_frames=200)
     cancelled.frames = CancelledOnFirstFrame(cancelled.cancelled)
     kept = dia.row(TEXTS[1], sampled(2), max_frames=60)
-    generate(dia.model, dia.tokens, [cancelled, kept])
+    generate(dia.model, dia.tokens, [cancelled, kept], decoder)
     assert cancelled.cancelled.is_set()
     # Its first frame is final after max(delay) + 1 steps; it computed none after that.
     assert len(cancelled.steps) == dia.tokens.max_delay + 1

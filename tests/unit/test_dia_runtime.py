@@ -52,6 +52,8 @@ def test_the_codec_can_live_elsewhere(tmp_path: Path) -> None:
         ({"device": "cuda:99"}, "but torch sees"),
         ({"lora_dir": "/nonexistent"}, "lora_dir /nonexistent is not a folder"),
         ({"dtype": "float8"}, "invalid dia options"),
+        ({"cuda_graphs": "on", "device": "cpu"}, "cuda_graphs: on needs a CUDA device"),
+        ({"cuda_graphs": "sometimes"}, "invalid dia options"),
     ],
 )
 def test_bad_options_fail_the_load_with_a_reason(
