@@ -1,5 +1,8 @@
 """TLS, mutual TLS and API keys, on real servers with the real Piper voice."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -177,3 +180,41 @@ def test_probes_reach_health_in_plaintext_beside_a_tls_port(pki: dict[str, Pem])
             assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
     finally:
         running.stop()
+
+
+def test_the_client_takes_a_ca_file_and_an_api_key(
+    tls_server: RunningServer, pki: dict[str, Pem]
+) -> None:
+    ca = pki["ca"].cert
+    with Client(tls_server.target, tls_ca=ca, api_key=KEYS[0], timeout=30) as client:
+        assert client.synthesize("Keyed hello.").stats.audio_seconds > 0.3
+    with (
+        Client(tls_server.target, tls_ca=ca, api_key="wrong-key", timeout=30) as client,
+        pytest.raises(UnauthenticatedError),
+    ):
+        client.voices()
+
+
+def test_the_cli_takes_a_ca_file_and_an_api_key_or_the_environment(
+    tls_server: RunningServer, pki: dict[str, Pem], tmp_path: Path
+) -> None:
+    cantata = Path(sys.executable).parent / "cantata"
+    common = ["--server", tls_server.target, "--tls-ca", str(pki["ca"].cert)]
+
+    def run(*args: str, key: str | None = None) -> subprocess.CompletedProcess[str]:
+        environment = {k: v for k, v in os.environ.items() if k != "CANTATA_API_KEY"}
+        if key is not None:
+            environment["CANTATA_API_KEY"] = key
+        command = [str(cantata), *args]
+        return subprocess.run(command, capture_output=True, text=True, env=environment, timeout=60)
+
+    out = tmp_path / "keyed.wav"
+    said = run("say", "Keyed.", "-o", str(out), *common, "--api-key", KEYS[0])
+    assert said.returncode == 0, said.stderr
+    assert out.stat().st_size > 44
+    listed = run("voices", *common, key=KEYS[1])
+    assert listed.returncode == 0, listed.stderr
+    assert "piper/" in listed.stdout
+    refused = run("voices", *common, key="wrong-key")
+    assert refused.returncode == 1
+    assert "API key" in refused.stderr

@@ -1,13 +1,14 @@
 """The asyncio client: the same API as Client, awaited."""
 
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
 
 from cantata.tts.v1 import tts_pb2 as pb
 from cantata.tts.v1 import tts_pb2_grpc
-from cantata_client.base import ClientOptions, StreamState
+from cantata_client.base import ClientOptions, StreamState, security
 from cantata_client.errors import from_rpc_error
 from cantata_client.live import AsyncLiveSession, start_request
 from cantata_client.marks import marks_from_proto
@@ -41,7 +42,10 @@ class AsyncClient(ClientOptions):
         credentials: grpc.ChannelCredentials | None = None,
         metadata: Sequence[tuple[str, str]] = (),
         timeout: float | None = None,
+        tls_ca: str | Path | None = None,
+        api_key: str | None = None,
     ) -> None:
+        credentials, metadata = security(tls_ca, api_key, credentials, metadata)
         super().__init__(metadata, timeout)
         self._channel = (
             grpc.aio.secure_channel(target, credentials)

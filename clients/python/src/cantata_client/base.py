@@ -1,7 +1,10 @@
 """What the sync and asyncio clients share: call options and reading stream messages."""
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+import grpc
 
 from cantata.tts.v1 import tts_pb2 as pb
 from cantata_client.marks import Mark, marks_from_proto
@@ -37,3 +40,18 @@ class ClientOptions:
     def _call_options(self, timeout: float | None, request_id: str = "") -> dict[str, Any]:
         metadata = self._metadata + ((("x-request-id", request_id),) if request_id else ())
         return {"timeout": timeout or self._timeout, "metadata": metadata}
+
+
+def security(
+    tls_ca: str | Path | None,
+    api_key: str | None,
+    credentials: grpc.ChannelCredentials | None,
+    metadata: Sequence[tuple[str, str]],
+) -> tuple[grpc.ChannelCredentials | None, Metadata]:
+    """TLS trusting the CA file `tls_ca` (unless `credentials` are given), and the API key sent
+    as `authorization: Bearer KEY` on every call."""
+    if tls_ca is not None and credentials is None:
+        credentials = grpc.ssl_channel_credentials(root_certificates=Path(tls_ca).read_bytes())
+    if api_key:
+        metadata = (*metadata, ("authorization", f"Bearer {api_key}"))
+    return credentials, tuple(metadata)

@@ -38,6 +38,11 @@ _BY_SUFFIX = {
 }
 
 
+def _client(args: argparse.Namespace) -> Client:
+    api_key = args.api_key or os.environ.get("CANTATA_API_KEY") or None
+    return Client(args.server, timeout=args.timeout, tls_ca=args.tls_ca, api_key=api_key)
+
+
 def _encoding(args: argparse.Namespace) -> Encoding:
     return args.encoding or _BY_SUFFIX.get(Path(args.output).suffix.lower(), Encoding.WAV)
 
@@ -56,7 +61,7 @@ def _say(args: argparse.Namespace) -> int:
     # JSON lines stay on a stream of their own: standard error when the audio is on standard
     # output, and then without the human summary at the end.
     marks_out = sys.stderr if args.output == "-" else sys.stdout
-    with Client(args.server, timeout=args.timeout) as client:
+    with _client(args) as client:
         stream = client.stream(
             args.text,
             model=args.model,
@@ -95,7 +100,7 @@ def _live(args: argparse.Namespace) -> int:
     """Speaks standard input as it arrives, writing audio as it comes."""
     encoding = _encoding(args)
     marks_out = sys.stderr if args.output == "-" else sys.stdout
-    with Client(args.server, timeout=args.timeout) as client:
+    with _client(args) as client:
         live = client.live(
             model=args.model,
             voice=args.voice,
@@ -180,7 +185,7 @@ def _write_wav_sizes(out: BinaryIO) -> None:
 
 
 def _voices(args: argparse.Namespace) -> int:
-    with Client(args.server, timeout=args.timeout) as client:
+    with _client(args) as client:
         voices = client.voices(args.model)
     for voice in voices:
         caps = voice.capabilities
@@ -231,6 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--server", default="127.0.0.1:50051", help="host:port")
         command.add_argument("--timeout", type=float, default=None, help="seconds")
         command.add_argument("--model", default="", help="model (default: the server's)")
+        command.add_argument(
+            "--tls-ca", metavar="FILE", help="connect over TLS, trusting this CA certificate"
+        )
+        command.add_argument(
+            "--api-key",
+            default="",
+            help="sent as `authorization: Bearer KEY` (default: $CANTATA_API_KEY)",
+        )
         return command
 
     def speaking_command(name: str, help_text: str) -> argparse.ArgumentParser:

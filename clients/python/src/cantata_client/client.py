@@ -1,13 +1,14 @@
 """The synchronous client."""
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
 
 from cantata.tts.v1 import tts_pb2 as pb
 from cantata.tts.v1 import tts_pb2_grpc
-from cantata_client.base import ClientOptions, StreamState
+from cantata_client.base import ClientOptions, StreamState, security
 from cantata_client.errors import from_rpc_error
 from cantata_client.live import LiveSession, start_request
 from cantata_client.marks import marks_from_proto
@@ -46,7 +47,10 @@ class Client(ClientOptions):
         credentials: grpc.ChannelCredentials | None = None,
         metadata: Sequence[tuple[str, str]] = (),
         timeout: float | None = None,
+        tls_ca: str | Path | None = None,
+        api_key: str | None = None,
     ) -> None:
+        credentials, metadata = security(tls_ca, api_key, credentials, metadata)
         super().__init__(metadata, timeout)
         self._channel = (
             grpc.secure_channel(target, credentials)
