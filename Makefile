@@ -10,15 +10,18 @@ QWEN3_BIN := .venv-qwen3/bin
 # vocos packages (which drag in torchaudio and a training stack) to check it against them.
 F5REF_BIN := .venv-f5ref/bin
 STAMPS := .stamps
+# The clients in other languages: each folder's build.sh installs its toolchain if missing,
+# generates its code from protos/ and leaves its example as build/clients/say-<language>.
+CLIENTS := $(patsubst clients/%/build.sh,%,$(wildcard clients/*/build.sh))
 SOURCES_OF_INSTALL := pyproject.toml clients/python/pyproject.toml clients/python/setup.py \
 	$(wildcard protos/cantata/tts/v1/*.proto) $(shell find clients/python/src/cantata_client -name '*.py' 2>/dev/null)
 
-.PHONY: serve test lint check-types check-proto unit bench clean
+.PHONY: serve test lint check-types check-proto unit bench clean clients
 
 serve: $(STAMPS)/install
 	$(BIN)/cantata serve $(ARGS)
 
-test: $(STAMPS)/install-test $(STAMPS)/install-qwen3 $(STAMPS)/install-f5ref lint
+test: $(STAMPS)/install-test $(STAMPS)/install-qwen3 $(STAMPS)/install-f5ref lint clients
 	$(BIN)/pytest --ignore=tests/qwen3_split --ignore=tests/f5_reference $(PYTEST_ARGS)
 	$(QWEN3_BIN)/pytest tests/qwen3_split tests/contract $(PYTEST_ARGS)
 	PYTHONPATH=tests/standins $(F5REF_BIN)/pytest tests/f5_reference $(PYTEST_ARGS)
@@ -27,6 +30,11 @@ lint: $(STAMPS)/install-test check-proto
 	$(BIN)/ruff check server runtimes clients/python tests bench
 	$(BIN)/ruff format --check server runtimes clients/python tests bench
 	$(BIN)/mypy server runtimes clients/python/src/cantata_client tests bench
+
+clients: $(STAMPS)/install-test
+	@for client in $(CLIENTS); do \
+		echo "building the $$client client"; bash clients/$$client/build.sh || exit 1; \
+	done
 
 # Once a release is tagged (v*), the contract may only change compatibly with it.
 check-proto: $(STAMPS)/install-test
