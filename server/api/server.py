@@ -3,6 +3,7 @@ server reflection, on one port."""
 
 import asyncio
 import contextlib
+import functools
 from typing import Any
 
 import grpc
@@ -14,7 +15,8 @@ from prometheus_client import start_http_server
 
 from cantata.tts.v1 import tts_pb2, tts_pb2_grpc
 from server.api.auth import ApiKeyInterceptor, load_api_keys
-from server.api.servicer import TextToSpeechServicer
+from server.api.decoding import UndecodableRequests
+from server.api.servicer import TextToSpeechServicer, refuse
 from server.config import Settings, TlsSettings
 from server.engine.engine import Engine
 from server.engine.model_host import ModelState
@@ -67,8 +69,11 @@ class CantataServer:
         """Listens at once (health answers NOT_SERVING meanwhile) and loads the models in the
         background. Returns the bound port."""
         message_limit = self.settings.max_message_bytes
-        interceptors = (
+        interceptors: list[grpc.aio.ServerInterceptor] = (  # type: ignore[type-arg]
             [ApiKeyInterceptor(self._api_keys, self.settings.auth)] if self._api_keys else []
+        )
+        interceptors.append(
+            UndecodableRequests(f"/{TTS_SERVICE}/", functools.partial(refuse, self.engine))
         )
         server = grpc.aio.server(
             interceptors=interceptors,

@@ -50,7 +50,7 @@ class _Call:
         self._engine = engine
         self._context = context
         self._rpc = rpc
-        self._model = model or engine.default_model
+        self.model = model or engine.default_model
         self._characters = characters
         self._began = time.perf_counter()
 
@@ -62,7 +62,7 @@ class _Call:
         self, kind: type[BaseException] | None, error: BaseException | None, _: TracebackType | None
     ) -> None:
         code, message = self._outcome(error)
-        model = self._model if self._model in self._engine.models else "unknown"
+        model = self.model if self.model in self._engine.models else "unknown"
         metrics = self._engine.metrics
         metrics.requests.labels(self._rpc, model, code.name).inc()
         metrics.request_duration.labels(self._rpc, model).observe(time.perf_counter() - self._began)
@@ -93,7 +93,7 @@ class _Call:
         fields: dict[str, Any] = {
             "request_id": self.request_id,
             "rpc": self._rpc,
-            "model": self._model,
+            "model": self.model,
             "status": code.name,
             "duration_seconds": round(time.perf_counter() - self._began, 4),
         }
@@ -109,6 +109,12 @@ class _Call:
         if message:
             fields["error"] = message
         log.info("request_done", **fields)
+
+
+async def refuse(engine: Engine, context: Context, rpc: str, error: CantataError) -> None:
+    """Answers a call with an error before its handler has run, counted and logged as usual."""
+    async with _Call(engine, context, rpc, "unknown", 0):
+        raise error
 
 
 class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
@@ -153,12 +159,12 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
         self, request_iterator: AsyncIterator[pb.LiveSynthesizeRequest], context: Context
     ) -> AsyncIterator[pb.LiveSynthesizeResponse]:
         requests = aiter(request_iterator)
-        first = await anext(requests, None)
-        start = first.start if first is not None and first.HasField("start") else None
-        model = start.config.model if start is not None else ""
-        async with _Call(self._engine, context, "LiveSynthesize", model, 0) as call:
-            if start is None:
+        async with _Call(self._engine, context, "LiveSynthesize", "", 0) as call:
+            first = await anext(requests, None)
+            if first is None or not first.HasField("start"):
                 raise InvalidArgument("a live session must begin with start")
+            start = first.start
+            call.model = start.config.model or self._engine.default_model
             session = self._engine.open_live(
                 convert.request_from_proto(start.config, call.request_id),
                 start.min_clause_chars,

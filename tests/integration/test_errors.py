@@ -22,6 +22,7 @@ from cantata_client import (
     ResourceExhaustedError,
     UnavailableError,
 )
+from tests.conftest import RunningServer
 
 BAD_REQUESTS: list[tuple[str, dict[str, Any], type[CantataError], str]] = [
     ("", {}, InvalidArgumentError, "text is empty"),
@@ -164,3 +165,59 @@ def test_instructions_reach_a_runtime_that_follows_them_normalised(client: Clien
 def test_bad_prompts_are_invalid(client: Client, options: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
         client.synthesize("fine", model="faulty", **options)
+
+
+UNDECODABLE = [
+    b"\xff\xff\xff\xff\xff",  # not a protobuf message
+    b"\x0a\x03\xff\xfe\xfd",  # field 1 (text, model in ListVoicesRequest) not UTF-8
+    b"\x0a\x09Hello",  # field 1 claims 9 bytes and has 5
+]
+METHODS = [
+    ("Synthesize", "unary_unary"),
+    ("StreamSynthesize", "unary_stream"),
+    ("ListVoices", "unary_unary"),
+]
+
+
+@pytest.mark.parametrize("data", UNDECODABLE)
+@pytest.mark.parametrize(("method", "kind"), METHODS)
+def test_bytes_that_do_not_parse_are_invalid_argument(
+    running_server: RunningServer,
+    channel: grpc.Channel,
+    client: Client,
+    data: bytes,
+    method: str,
+    kind: str,
+) -> None:
+    requests = running_server.server.engine.metrics.requests
+    refused = requests.labels(method, "unknown", "INVALID_ARGUMENT")._value.get()
+    call = getattr(channel, kind)(f"/cantata.tts.v1.TextToSpeech/{method}")
+
+    def answer() -> None:
+        result = call(data, timeout=30)
+        if kind == "unary_stream":
+            list(result)
+
+    with pytest.raises(grpc.RpcError) as raised:
+        answer()
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "is not a valid cantata.tts.v1." in (raised.value.details() or "")
+    assert "DecodeError" not in (raised.value.details() or "")
+    assert requests.labels(method, "unknown", "INVALID_ARGUMENT")._value.get() == refused + 1
+    assert client.synthesize("Still serving.").stats.audio_seconds > 0
+
+
+def test_a_live_message_that_does_not_parse_is_invalid_argument(
+    channel: grpc.Channel, client: Client
+) -> None:
+    call = channel.stream_stream(
+        "/cantata.tts.v1.TextToSpeech/LiveSynthesize",
+        request_serializer=None,
+        response_deserializer=None,
+    )
+    start = pb.LiveSynthesizeRequest(start=pb.LiveStart()).SerializeToString()
+    with pytest.raises(grpc.RpcError) as raised:
+        list(call(iter([start, b"\x12\x02\xff\xfe"]), timeout=30))  # text that is not UTF-8
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "is not a valid cantata.tts.v1.LiveSynthesizeRequest" in (raised.value.details() or "")
+    assert client.synthesize("Still serving.").stats.audio_seconds > 0
