@@ -176,8 +176,9 @@ class TextToSpeechServicer(tts_pb2_grpc.TextToSpeechServicer):
             try:
                 yield pb.LiveSynthesizeResponse(info=convert.info_to_proto(session.info))
                 async for event in session.events():
-                    if not (isinstance(event, LiveAudio) and not event.audio):
-                        yield convert.live_event_to_proto(event)
+                    if isinstance(event, LiveAudio) and not event.audio:
+                        continue  # the encoder held the samples back for its next frame
+                    yield convert.live_event_to_proto(event)
                 assert session.stats is not None
                 call.stats = session.stats
                 yield pb.LiveSynthesizeResponse(stats=convert.stats_to_proto(session.stats))
