@@ -18,7 +18,10 @@ export class AudioStream extends CallStream<SynthesizeStreamResponse, Uint8Array
 
   /** @internal */
   constructor(
-    open: (signal: AbortSignal, onRequestId: (id: string) => void) => AsyncIterable<SynthesizeStreamResponse>,
+    open: (
+      signal: AbortSignal,
+      onRequestId: (id: string) => void,
+    ) => AsyncIterable<SynthesizeStreamResponse>,
     sentRequestId: string | undefined,
   ) {
     super(open, sentRequestId);

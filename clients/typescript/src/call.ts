@@ -46,6 +46,7 @@ export function connectOptions(
   };
   if (call.timeoutMs !== undefined) options.timeoutMs = call.timeoutMs;
   const signals = [signal, call.signal].filter((s): s is AbortSignal => s !== undefined);
-  if (signals.length > 0) options.signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+  if (signals.length > 0)
+    options.signal = signals.length === 1 ? signals[0] : AbortSignal.any(signals);
   return options;
 }

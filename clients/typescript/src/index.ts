@@ -1,4 +1,11 @@
-export { Client, type ClientOptions, type LiveOptions, type Synthesis, type SynthesizeOptions, type TlsOptions } from "./client.js";
+export {
+  Client,
+  type ClientOptions,
+  type LiveOptions,
+  type Synthesis,
+  type SynthesizeOptions,
+  type TlsOptions,
+} from "./client.js";
 export { AudioStream } from "./audio-stream.js";
 export type { CallOptions } from "./call.js";
 export {

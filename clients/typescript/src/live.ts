@@ -100,17 +100,23 @@ export class LiveSession extends CallStream<LiveSynthesizeResponse, LiveEvent> {
 
   /** More text: a delta, split anywhere. */
   send(text: string): void {
-    this.outbox.push(create(LiveSynthesizeRequestSchema, { request: { case: "text", value: text } }));
+    this.outbox.push(
+      create(LiveSynthesizeRequestSchema, { request: { case: "text", value: text } }),
+    );
   }
 
   /** Speak everything buffered now; answered by a `flushed` event once its audio is sent. */
   flush(): void {
-    this.outbox.push(create(LiveSynthesizeRequestSchema, { request: { case: "flush", value: {} } }));
+    this.outbox.push(
+      create(LiveSynthesizeRequestSchema, { request: { case: "flush", value: {} } }),
+    );
   }
 
   /** Barge-in: stop speaking now and drop the text not yet spoken; answered by `cancelled`. */
   cancel(): void {
-    this.outbox.push(create(LiveSynthesizeRequestSchema, { request: { case: "cancel", value: {} } }));
+    this.outbox.push(
+      create(LiveSynthesizeRequestSchema, { request: { case: "cancel", value: {} } }),
+    );
   }
 
   /** No more text: what is buffered is spoken, then the events end with `stats`. */
@@ -138,7 +144,11 @@ export class LiveSession extends CallStream<LiveSynthesizeResponse, LiveEvent> {
       case "marks":
         return { type: "marks", marks: marksFromProto(response.value.marks) };
       case "flushed":
-        return { type: "flushed", textOffset: response.value.textOffset, audioSeconds: response.value.audioSeconds };
+        return {
+          type: "flushed",
+          textOffset: response.value.textOffset,
+          audioSeconds: response.value.audioSeconds,
+        };
       case "cancelled":
         return {
           type: "cancelled",

@@ -56,7 +56,10 @@ describe("deadlines", () => {
   it("DEADLINE_EXCEEDED in a stream, from the client's default deadline", async () => {
     const hurried = new Client(env.target, { timeoutMs: 300 });
     try {
-      await assert.rejects(hurried.stream(LONG_TEXT, { encoding: "pcm" }).bytes(), DeadlineExceededError);
+      await assert.rejects(
+        hurried.stream(LONG_TEXT, { encoding: "pcm" }).bytes(),
+        DeadlineExceededError,
+      );
     } finally {
       hurried.close();
     }

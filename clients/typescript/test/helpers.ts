@@ -7,7 +7,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 
 function required(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the suite through clients/typescript/test.sh`);
+  if (!value)
+    throw new Error(`${name} is not set: run the suite through clients/typescript/test.sh`);
   return value;
 }
 
@@ -41,14 +42,18 @@ const scratch = mkdtempSync(join(tmpdir(), "cantata-ts-"));
 export function decode(audio: Uint8Array, name: string): Decoded {
   const path = join(scratch, name);
   writeFileSync(path, audio);
-  const output = execFileSync("sh", ["-c", `${env.audioCheck} "$1"`, "sh", path], { encoding: "utf8" });
+  const output = execFileSync("sh", ["-c", `${env.audioCheck} "$1"`, "sh", path], {
+    encoding: "utf8",
+  });
   return JSON.parse(output) as Decoded;
 }
 
 /** cantata_inflight_requests{model="piper"} now. */
 export async function inflight(): Promise<number> {
   const text = await (await fetch(env.metricsUrl)).text();
-  const line = text.split("\n").find((l) => l.startsWith('cantata_inflight_requests{model="piper"}'));
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith('cantata_inflight_requests{model="piper"}'));
   if (line === undefined) throw new Error("no cantata_inflight_requests for piper in the metrics");
   return Number(line.split(" ").at(-1));
 }

@@ -9,14 +9,21 @@ after(() => client.close());
 describe("live sessions", () => {
   it("speaks text sent as deltas, then ends with stats", async () => {
     const live = client.live({ encoding: "pcm", requestId: "ts-live-1" });
-    for (const delta of ["Hel", "lo there, ", "this text arri", "ves in pieces. ", "And it ends here."]) {
+    for (const delta of [
+      "Hel",
+      "lo there, ",
+      "this text arri",
+      "ves in pieces. ",
+      "And it ends here.",
+    ]) {
       live.send(delta);
     }
     live.close();
     let bytes = 0;
     let first = true;
     for await (const event of live) {
-      if (first) assert.equal(live.info?.sampleRateHz, PIPER_RATE, "no info before the first event");
+      if (first)
+        assert.equal(live.info?.sampleRateHz, PIPER_RATE, "no info before the first event");
       first = false;
       assert.equal(live.stats, undefined, "stats before the last event");
       if (event.type === "audio") bytes += event.audio.length;
@@ -41,13 +48,19 @@ describe("live sessions", () => {
         live.close();
       }
     }
-    assert.ok(seen.indexOf("audio") >= 0 && seen.indexOf("audio") < seen.indexOf("flushed"), seen.join());
+    assert.ok(
+      seen.indexOf("audio") >= 0 && seen.indexOf("audio") < seen.indexOf("flushed"),
+      seen.join(),
+    );
     assert.ok(live.stats);
   });
 
   it("answers a cancel with cancelled, and stops speaking", async () => {
     const live = client.live({ encoding: "pcm" });
-    const text = Array.from({ length: 30 }, (_, i) => `Sentence ${i + 1} of a reply that is cut short.`).join(" ");
+    const text = Array.from(
+      { length: 30 },
+      (_, i) => `Sentence ${i + 1} of a reply that is cut short.`,
+    ).join(" ");
     live.send(text);
     let cancelled: Extract<LiveEvent, { type: "cancelled" }> | undefined;
     let audioAfterCancel = 0;

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Client, InvalidArgumentError, markText, NotFoundError, type CantataError } from "../src/index.js";
+import {
+  Client,
+  InvalidArgumentError,
+  markText,
+  NotFoundError,
+  type CantataError,
+} from "../src/index.js";
 import { decode, env, PIPER_RATE } from "./helpers.js";
 
 const client = new Client(env.target);
@@ -23,10 +29,16 @@ describe("voices", () => {
 
 describe("synthesize", () => {
   it("returns one WAV file that decodes at the voice's rate", async () => {
-    const result = await client.synthesize("The quick brown fox jumps over the lazy dog.", { encoding: "wav" });
+    const result = await client.synthesize("The quick brown fox jumps over the lazy dog.", {
+      encoding: "wav",
+    });
     assert.equal(Buffer.from(result.audio.subarray(0, 4)).toString("latin1"), "RIFF");
     assert.deepEqual(
-      { rate: result.info.sampleRateHz, channels: result.info.channels, encoding: result.info.encoding },
+      {
+        rate: result.info.sampleRateHz,
+        channels: result.info.channels,
+        encoding: result.info.encoding,
+      },
       { rate: PIPER_RATE, channels: 1, encoding: "wav" },
     );
     const decoded = decode(result.audio, "unary.wav");
@@ -48,8 +60,13 @@ describe("synthesize", () => {
     assert.equal(result.info.sampleRateHz, 16000);
     assert.equal(result.info.encoding, "pcm");
     const seconds = result.audio.length / 2 / 16000;
-    assert.ok(Math.abs(seconds - result.stats.audioSeconds) < 0.01, `${seconds} vs ${result.stats.audioSeconds}`);
-    const wav = await client.synthesize("Sixteen thousand samples a second.", { sampleRateHz: 16000 });
+    assert.ok(
+      Math.abs(seconds - result.stats.audioSeconds) < 0.01,
+      `${seconds} vs ${result.stats.audioSeconds}`,
+    );
+    const wav = await client.synthesize("Sixteen thousand samples a second.", {
+      sampleRateHz: 16000,
+    });
     assert.equal(decode(wav.audio, "16k.wav").sample_rate, 16000);
   });
 
@@ -78,12 +95,15 @@ describe("typed errors", () => {
   });
 
   it("NOT_FOUND for an unknown voice", async () => {
-    await assert.rejects(client.synthesize("Hello.", { voice: "no-such-voice" }), (e: CantataError) => {
-      assert.ok(e instanceof NotFoundError);
-      assert.equal(e.code, "NOT_FOUND");
-      assert.match(e.details, /no-such-voice/);
-      return true;
-    });
+    await assert.rejects(
+      client.synthesize("Hello.", { voice: "no-such-voice" }),
+      (e: CantataError) => {
+        assert.ok(e instanceof NotFoundError);
+        assert.equal(e.code, "NOT_FOUND");
+        assert.match(e.details, /no-such-voice/);
+        return true;
+      },
+    );
   });
 
   it("INVALID_ARGUMENT for a bad sample rate, unary and streamed", async () => {
@@ -99,7 +119,9 @@ describe("typed errors", () => {
 
 describe("stream", () => {
   it("gives info before the first chunk and stats after the last", async () => {
-    const stream = client.stream("First sentence here. And a second one after it.", { encoding: "pcm" });
+    const stream = client.stream("First sentence here. And a second one after it.", {
+      encoding: "pcm",
+    });
     let chunks = 0;
     let bytes = 0;
     for await (const chunk of stream) {
@@ -128,7 +150,10 @@ describe("stream", () => {
     const decoded = decode(audio, "stream.ogg");
     assert.equal(decoded.sample_rate, 48000);
     assert.ok(stream.stats);
-    assert.ok(Math.abs(decoded.seconds - stream.stats.audioSeconds) < 0.1, `${decoded.seconds} s decoded`);
+    assert.ok(
+      Math.abs(decoded.seconds - stream.stats.audioSeconds) < 0.1,
+      `${decoded.seconds} s decoded`,
+    );
   });
 });
 
@@ -147,10 +172,13 @@ describe("x-request-id", () => {
     const unary = await client.synthesize("Hello.", { requestId: "not a sane id!" });
     assert.match(unary.requestId ?? "", /^[0-9a-f]{32}$/);
     assert.equal(unary.requestId, unary.stats.requestId);
-    await assert.rejects(client.synthesize("", { requestId: "still not sane!" }), (e: CantataError) => {
-      assert.match(e.requestId ?? "", /^[0-9a-f]{32}$/);
-      return true;
-    });
+    await assert.rejects(
+      client.synthesize("", { requestId: "still not sane!" }),
+      (e: CantataError) => {
+        assert.match(e.requestId ?? "", /^[0-9a-f]{32}$/);
+        return true;
+      },
+    );
   });
 
   it("an error carries the id that was sent", async () => {

@@ -28,7 +28,9 @@ describe("TLS and API keys", () => {
   it("takes the CA as PEM text too", async () => {
     const ca = readFileSync(env.tlsCa, "utf8");
     const client = new Client(env.tlsTarget, { tls: { ca }, apiKey: env.apiKey });
-    await withClient(client, async () => assert.ok((await client.synthesize("Hello.")).audio.length > 44));
+    await withClient(client, async () =>
+      assert.ok((await client.synthesize("Hello.")).audio.length > 44),
+    );
   });
 
   it("UNAUTHENTICATED with a wrong key", async () => {
@@ -45,7 +47,9 @@ describe("TLS and API keys", () => {
 
   it("UNAUTHENTICATED with no key", async () => {
     const client = new Client(env.tlsTarget, { tls: { caFile: env.tlsCa } });
-    await withClient(client, () => assert.rejects(client.synthesize("Hello."), UnauthenticatedError));
+    await withClient(client, () =>
+      assert.rejects(client.synthesize("Hello."), UnauthenticatedError),
+    );
   });
 
   it("refuses a server its CAs do not vouch for", async () => {
