@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     const cantata::AudioInfo& info = stream.info();
-    std::cerr << output << ": " << stream.stats()->audio_seconds << " s at "
-              << info.sample_rate_hz << " Hz, request " << stream.request_id() << "\n";
+    std::cerr << output << ": " << stream.stats()->audio_seconds << " s at " << info.sample_rate_hz
+              << " Hz, request " << stream.request_id() << "\n";
   } catch (const cantata::Error& error) {
     std::cerr << "say: " << error.what();
     if (!error.request_id().empty()) std::cerr << " (request " << error.request_id() << ")";

@@ -2,8 +2,7 @@
 //
 // The generated sources are compiled inside this translation unit (see CMakeLists.txt): the
 // gRPC and protobuf headers, most of the build's time, are then parsed once.
-#include "cantata/tts/v1/tts.grpc.pb.cc"  // NOLINT(build/include)
-#include "cantata/tts/v1/tts.pb.cc"       // NOLINT(build/include)
+#include "cantata/client.h"
 
 #include <grpcpp/grpcpp.h>
 
@@ -13,7 +12,8 @@
 #include <mutex>
 #include <sstream>
 
-#include "cantata/client.h"
+#include "cantata/tts/v1/tts.grpc.pb.cc"  // NOLINT(build/include)
+#include "cantata/tts/v1/tts.pb.cc"       // NOLINT(build/include)
 
 namespace cantata {
 namespace pb = ::cantata::tts::v1;
@@ -23,10 +23,22 @@ namespace {
 constexpr char kRequestIdKey[] = "x-request-id";
 
 const char* const kCodeNames[] = {
-    "OK",        "CANCELLED",         "UNKNOWN",         "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",  "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-    "UNIMPLEMENTED", "INTERNAL",      "UNAVAILABLE",     "DATA_LOSS",
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
     "UNAUTHENTICATED",
 };
 
@@ -113,30 +125,25 @@ void AppendMarks(const google::protobuf::RepeatedPtrField<pb::TimingMark>& marks
       case pb::TIMING_MARK_KIND_VISEME: kind = MarkKind::kViseme; break;
       default: continue;
     }
-    out.push_back({kind, mark.value(), mark.start_seconds(), mark.end_seconds(),
-                   mark.text_offset(), mark.text_length()});
+    out.push_back({kind, mark.value(), mark.start_seconds(), mark.end_seconds(), mark.text_offset(),
+                   mark.text_length()});
   }
 }
 
 Voice FromProto(const pb::Voice& voice) {
   const pb::VoiceCapabilities& caps = voice.capabilities();
-  VoiceCapabilities capabilities{
-      caps.streaming(),
-      caps.voice_cloning(),
-      {caps.sampling_params().begin(), caps.sampling_params().end()},
-      {caps.nonverbal_tags().begin(), caps.nonverbal_tags().end()},
-      caps.dialogue(),
-      caps.speed(),
-      caps.instructions(),
-      caps.timing()};
-  return {voice.model(),
-          voice.voice_id(),
-          voice.language(),
-          voice.native_sample_rate_hz(),
-          voice.runtime(),
-          {voice.speakers().begin(), voice.speakers().end()},
-          std::move(capabilities),
-          voice.is_default()};
+  VoiceCapabilities capabilities{caps.streaming(),
+                                 caps.voice_cloning(),
+                                 {caps.sampling_params().begin(), caps.sampling_params().end()},
+                                 {caps.nonverbal_tags().begin(), caps.nonverbal_tags().end()},
+                                 caps.dialogue(),
+                                 caps.speed(),
+                                 caps.instructions(),
+                                 caps.timing()};
+  return {voice.model(),           voice.voice_id(),
+          voice.language(),        voice.native_sample_rate_hz(),
+          voice.runtime(),         {voice.speakers().begin(), voice.speakers().end()},
+          std::move(capabilities), voice.is_default()};
 }
 
 // The x-request-id the server answered with (initial metadata), if it has arrived.
@@ -421,12 +428,8 @@ bool LiveSession::Read(LiveEvent& event) {
   while (impl.stream->Read(&message)) {
     if (impl.request_id.empty()) impl.request_id = ServerRequestId(impl.context);
     switch (message.response_case()) {
-      case pb::LiveSynthesizeResponse::kInfo:
-        impl.info = FromProto(message.info());
-        break;
-      case pb::LiveSynthesizeResponse::kStats:
-        impl.stats = FromProto(message.stats());
-        break;
+      case pb::LiveSynthesizeResponse::kInfo: impl.info = FromProto(message.info()); break;
+      case pb::LiveSynthesizeResponse::kStats: impl.stats = FromProto(message.stats()); break;
       case pb::LiveSynthesizeResponse::kAudio:
         event = LiveAudio{std::move(*message.mutable_audio())};
         return true;

@@ -28,36 +28,36 @@ struct Registration {
 
 }  // namespace cantata_test
 
-#define CANTATA_TEST(name)                                                      \
-  static void name();                                                           \
+#define CANTATA_TEST(name)                                                   \
+  static void name();                                                        \
   static const cantata_test::Registration name##_registration(#name, &name); \
   static void name()
 
 #define CHECK(condition) \
   if (!(condition)) cantata_test::Fail(__FILE__, __LINE__, "CHECK(" #condition ") failed")
 
-#define CHECK_EQ(actual, expected)                                                        \
-  do {                                                                                    \
-    const auto& actual_value = (actual);                                                  \
-    const auto& expected_value = (expected);                                              \
-    if (!(actual_value == expected_value)) {                                              \
-      std::ostringstream message_;                                                        \
+#define CHECK_EQ(actual, expected)                                                           \
+  do {                                                                                       \
+    const auto& actual_value = (actual);                                                     \
+    const auto& expected_value = (expected);                                                 \
+    if (!(actual_value == expected_value)) {                                                 \
+      std::ostringstream message_;                                                           \
       message_ << #actual " == " #expected ": " << actual_value << " != " << expected_value; \
-      cantata_test::Fail(__FILE__, __LINE__, message_.str());                             \
-    }                                                                                     \
+      cantata_test::Fail(__FILE__, __LINE__, message_.str());                                \
+    }                                                                                        \
   } while (0)
 
-#define CHECK_NEAR(actual, expected, tolerance)                                             \
-  do {                                                                                      \
-    double actual_value = (actual);                                                         \
-    double expected_value = (expected);                                                     \
-    if (!(actual_value >= expected_value - (tolerance) &&                                   \
-          actual_value <= expected_value + (tolerance))) {                                  \
-      std::ostringstream message_;                                                          \
+#define CHECK_NEAR(actual, expected, tolerance)                                            \
+  do {                                                                                     \
+    double actual_value = (actual);                                                        \
+    double expected_value = (expected);                                                    \
+    if (!(actual_value >= expected_value - (tolerance) &&                                  \
+          actual_value <= expected_value + (tolerance))) {                                 \
+      std::ostringstream message_;                                                         \
       message_ << #actual " ~ " #expected ": " << actual_value << " vs " << expected_value \
-               << " (+-" << (tolerance) << ")";                                             \
-      cantata_test::Fail(__FILE__, __LINE__, message_.str());                               \
-    }                                                                                       \
+               << " (+-" << (tolerance) << ")";                                            \
+      cantata_test::Fail(__FILE__, __LINE__, message_.str());                              \
+    }                                                                                      \
   } while (0)
 
 #endif  // CANTATA_TESTS_CHECK_H_

@@ -48,8 +48,8 @@ std::string LongText() {
 
 std::string TempPath(const std::string& name) {
   const char* folder = std::getenv("TMPDIR");
-  return std::string(folder ? folder : "/tmp") + "/cantata-cpp-" + std::to_string(getpid()) +
-         "-" + name;
+  return std::string(folder ? folder : "/tmp") + "/cantata-cpp-" + std::to_string(getpid()) + "-" +
+         name;
 }
 
 void WriteFile(const std::string& path, const std::string& bytes) {
@@ -136,8 +136,8 @@ cantata::Error ExpectError(StatusCode code, const std::function<void()>& call) {
     call();
   } catch (const cantata::Error& error) {
     if (error.code() != code) {
-      throw std::runtime_error(std::string("expected ") + cantata::StatusCodeName(code) +
-                               ", got " + error.what());
+      throw std::runtime_error(std::string("expected ") + cantata::StatusCodeName(code) + ", got " +
+                               error.what());
     }
     return error;
   }
@@ -284,6 +284,49 @@ CANTATA_TEST(bad_sample_rate_is_invalid_argument) {
     cantata::AudioStream stream = client.Stream("Hello.", options);
     stream.info();
   });
+}
+
+// Each option arrives in its own proto field: the server names the field it refuses, and
+// honours those the Piper voice takes.
+CANTATA_TEST(every_option_reaches_the_server) {
+  cantata::Client client = PlainClient();
+  auto refused = [&](const std::string& field,
+                     std::function<void(cantata::SynthesizeOptions&)> set) {
+    cantata::SynthesizeOptions options;
+    set(options);
+    cantata::Error error =
+        ExpectError(StatusCode::kInvalidArgument, [&] { client.Synthesize("Hi.", options); });
+    if (error.message().find(field) == std::string::npos) {
+      throw std::runtime_error(field + " not named in: " + error.message());
+    }
+  };
+  refused("sampling.seed", [](auto& o) { o.sampling.seed = 7; });
+  refused("sampling.top_p", [](auto& o) { o.sampling.top_p = 0.5f; });
+  refused("sampling.top_k", [](auto& o) { o.sampling.top_k = 5; });
+  refused("sampling.cfg_scale", [](auto& o) { o.sampling.cfg_scale = 2.0f; });
+  refused("sampling.steps", [](auto& o) { o.sampling.steps = 8; });
+  refused("instructions", [](auto& o) { o.instructions = "warm and amused"; });
+  refused("prompt_text", [](auto& o) { o.prompt_text = "the words"; });
+  refused("prompt_audio", [](auto& o) { o.prompt_audio = std::string("RIFF\0\0\0\0", 8); });
+  refused("speaker 'nobody'", [](auto& o) { o.speaker = "nobody"; });
+  refused("speed", [](auto& o) { o.speed = 5.0f; });
+  cantata::SynthesizeOptions options;
+  options.model = "no-such-model";
+  ExpectError(StatusCode::kNotFound, [&] { client.Synthesize("Hi.", options); });
+
+  const std::string text = "A sentence spoken at two speeds, and cut short when asked to.";
+  options = {};
+  options.model = "piper";
+  options.voice = "en_US-joe-medium";
+  double normal = client.Synthesize(text, options).info.duration_seconds;
+  options.speed = 2.0f;
+  double fast = client.Synthesize(text, options).info.duration_seconds;
+  CHECK(fast < normal * 0.65);
+  options = {};
+  options.sampling.max_audio_seconds = 1.0f;
+  options.sampling.temperature = 0.3f;
+  CHECK(client.Synthesize(text, options).info.duration_seconds <= 1.05);
+  CHECK(normal > 2.0);
 }
 
 CANTATA_TEST(cancelled_stream_frees_the_server) {
