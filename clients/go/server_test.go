@@ -473,15 +473,26 @@ func TestLiveSessionSpeaksDeltasAndEndsWithStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer live.Abort()
-	for _, delta := range []string{"The quick bro", "wn fox jumps over ", "the lazy dog. Would you", " like a cup of tea?"} {
-		if err := live.Send(delta); err != nil {
-			t.Fatal(err)
+	// Sent from another goroutine while this one receives, as a language model's reply would be.
+	sent := make(chan error, 1)
+	go func() {
+		for _, step := range []string{"The quick bro", "wn fox jumps over ", "", "the lazy dog. Would you", " like a cup of tea?"} {
+			var err error
+			if step == "" {
+				err = live.Flush()
+			} else {
+				err = live.Send(step)
+			}
+			if err != nil {
+				sent <- err
+				return
+			}
 		}
-	}
-	if err := live.Close(); err != nil {
-		t.Fatal(err)
-	}
+		sent <- live.Close()
+	}()
 	var audio []byte
+	var flushes []cantata.LiveFlushed
+	flushedAt := 0.0
 	for {
 		event, err := live.Recv()
 		if errors.Is(err, io.EOF) {
@@ -493,9 +504,19 @@ func TestLiveSessionSpeaksDeltasAndEndsWithStats(t *testing.T) {
 		if _, known := live.Info(); !known {
 			t.Fatal("an event before the audio's format")
 		}
-		if a, ok := event.(*cantata.LiveAudio); ok {
-			audio = append(audio, a.Audio...)
+		switch e := event.(type) {
+		case *cantata.LiveAudio:
+			audio = append(audio, e.Audio...)
+		case *cantata.LiveFlushed:
+			flushes = append(flushes, *e)
+			flushedAt = pcmSeconds(audio, pipersRate)
 		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if len(flushes) != 1 || flushes[0].TextOffset != len("The quick brown fox jumps over ") || !near(flushes[0].AudioSeconds, flushedAt, 0.01) {
+		t.Fatalf("flushed %+v after %.3f s of audio", flushes, flushedAt)
 	}
 	info, _ := live.Info()
 	stats, known := live.Stats()
