@@ -48,23 +48,29 @@ export function decode(audio: Uint8Array, name: string): Decoded {
   return JSON.parse(output) as Decoded;
 }
 
-/** cantata_inflight_requests{model="piper"} now. */
-export async function inflight(): Promise<number> {
+export const INFLIGHT = 'cantata_inflight_requests{model="piper"}';
+export const LIVE_SESSIONS = "cantata_live_sessions";
+
+/** A sample of the server's metrics now, named with its labels as the exposition writes it. */
+export async function metric(name: string): Promise<number> {
   const text = await (await fetch(env.metricsUrl)).text();
-  const line = text
-    .split("\n")
-    .find((l) => l.startsWith('cantata_inflight_requests{model="piper"}'));
-  if (line === undefined) throw new Error("no cantata_inflight_requests for piper in the metrics");
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  if (line === undefined) throw new Error(`no ${name} in the server's metrics`);
   return Number(line.split(" ").at(-1));
 }
 
-/** Polls until nothing runs; the value last seen (0 unless the wait ran out). */
-export async function settledInflight(limitMs = 3000): Promise<number> {
+export const inflight = (): Promise<number> => metric(INFLIGHT);
+
+/** Polls until the metric is 0; the value last seen (0 unless the wait ran out). */
+export async function settled(name: string, limitMs = 3000): Promise<number> {
   const until = Date.now() + limitMs;
-  let value = await inflight();
+  let value = await metric(name);
   while (value !== 0 && Date.now() < until) {
     await sleep(50);
-    value = await inflight();
+    value = await metric(name);
   }
   return value;
 }
+
+/** Polls until nothing runs. */
+export const settledInflight = (): Promise<number> => settled(INFLIGHT);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Client, type LiveEvent } from "../src/index.js";
-import { env, PIPER_RATE, settledInflight } from "./helpers.js";
+import { env, LIVE_SESSIONS, metric, PIPER_RATE, settled, settledInflight } from "./helpers.js";
 
 const client = new Client(env.target);
 after(() => client.close());
@@ -63,19 +63,19 @@ describe("live sessions", () => {
     ).join(" ");
     live.send(text);
     let cancelled: Extract<LiveEvent, { type: "cancelled" }> | undefined;
-    let audioAfterCancel = 0;
+    let asked = false;
+    let audioAfterCancelled = 0;
     for await (const event of live) {
-      if (event.type === "audio" && cancelled === undefined) {
+      if (event.type === "audio" && cancelled !== undefined) audioAfterCancelled += 1;
+      if (event.type === "audio" && !asked) {
+        asked = true;
         live.cancel();
         live.close();
-      } else if (event.type === "audio") {
-        audioAfterCancel += 1;
-      } else if (event.type === "cancelled") {
-        cancelled = event;
       }
+      if (event.type === "cancelled") cancelled = event;
     }
     assert.ok(cancelled, "no cancelled event");
-    assert.equal(audioAfterCancel, 0);
+    assert.equal(audioAfterCancelled, 0, "audio of the cancelled utterance after cancelled");
     assert.ok(cancelled.textOffset < Array.from(text).length, `${cancelled.textOffset}`);
     assert.ok(cancelled.utteranceAudioSeconds > 0);
     assert.ok(live.stats);
@@ -87,10 +87,13 @@ describe("live sessions", () => {
     const live = client.live({ encoding: "pcm" });
     live.send("Some words to start speaking. And more words after them, so it goes on.");
     for await (const event of live) {
-      if (event.type === "audio") live.abort();
+      if (event.type !== "audio") continue;
+      assert.equal(await metric(LIVE_SESSIONS), 1, "no live session open on the server");
+      live.abort();
     }
     assert.equal(live.stats, undefined);
     assert.throws(() => live.send("more"), /closed/);
+    assert.equal(await settled(LIVE_SESSIONS), 0, "the session is still open on the server");
     assert.equal(await settledInflight(), 0);
   });
 });
