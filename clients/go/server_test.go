@@ -604,3 +604,19 @@ func wavHeader(rate, dataBytes int) []byte {
 	binary.LittleEndian.PutUint32(h[40:], uint32(dataBytes))
 	return h
 }
+
+func TestLiveErrorsAreTyped(t *testing.T) {
+	live, err := dial(t).Live(background(t), &cantata.LiveOptions{Options: cantata.Options{Voice: "no-such-voice", RequestID: "go-live-45"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Abort()
+	_, err = live.Recv()
+	var e *cantata.Error
+	if !errors.Is(err, cantata.ErrNotFound) || !errors.As(err, &e) || e.RequestID != "go-live-45" {
+		t.Fatalf("unknown voice: %v", err)
+	}
+	if err := live.Send("Hello."); err != nil && !errors.Is(err, cantata.ErrSessionEnded) && !errors.Is(err, cantata.ErrCanceled) {
+		t.Fatalf("Send after the session failed: %v", err)
+	}
+}
