@@ -61,8 +61,12 @@ export async function metric(name: string): Promise<number> {
 
 export const inflight = (): Promise<number> => metric(INFLIGHT);
 
-/** Polls until the metric is 0; the value last seen (0 unless the wait ran out). */
-export async function settled(name: string, limitMs = 3000): Promise<number> {
+/**
+ * Polls until the metric is 0; the value last seen (0 unless the wait ran out). A synthesis the
+ * server was not told to stop never gets there: its reader has stopped, so it blocks on flow
+ * control; the bound only leaves room for a slow machine.
+ */
+export async function settled(name: string, limitMs = 10_000): Promise<number> {
   const until = Date.now() + limitMs;
   let value = await metric(name);
   while (value !== 0 && Date.now() < until) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { Client, type LiveEvent } from "../src/index.js";
+import { Client, markText, type LiveEvent, type Mark } from "../src/index.js";
 import { env, LIVE_SESSIONS, metric, PIPER_RATE, settled, settledInflight } from "./helpers.js";
 
 const client = new Client(env.target);
@@ -81,6 +81,23 @@ describe("live sessions", () => {
     assert.ok(live.stats);
     assert.ok(live.stats.audioSeconds < 30, `${live.stats.audioSeconds} s spoken`);
     assert.equal(await settledInflight(), 0);
+  });
+
+  it("sends word marks that point into the session's text", async () => {
+    const live = client.live({ encoding: "pcm", timing: { words: true } });
+    const deltas = ["🎉 Hel", "lo there. ", "How are y", "ou today?"];
+    for (const delta of deltas) live.send(delta);
+    live.close();
+    const text = deltas.join("");
+    const words: Mark[] = [];
+    for await (const event of live) if (event.type === "marks") words.push(...event.marks);
+    assert.ok(words.length >= 6, JSON.stringify(words));
+    assert.ok(words.every((m) => m.kind === "word"));
+    for (const mark of words) assert.equal(markText(text, mark), mark.value);
+    assert.deepEqual(
+      words.filter((m) => /\p{L}/u.test(m.value)).map((m) => m.value),
+      ["Hello", "there", "How", "are", "you", "today"],
+    );
   });
 
   it("abort() ends the session on both sides", async () => {

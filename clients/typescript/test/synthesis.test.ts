@@ -5,6 +5,7 @@ import {
   InvalidArgumentError,
   markText,
   NotFoundError,
+  UnavailableError,
   type CantataError,
 } from "../src/index.js";
 import { decode, env, PIPER_RATE } from "./helpers.js";
@@ -92,6 +93,15 @@ describe("typed errors", () => {
     assert.equal(error.status, 3);
     assert.match(error.details, /text/);
     assert.match(error.requestId ?? "", /^[0-9a-f]{32}$/);
+  });
+
+  it("UNAVAILABLE when no server answers", async () => {
+    const nowhere = new Client("127.0.0.1:1");
+    try {
+      await assert.rejects(nowhere.synthesize("Hello."), UnavailableError);
+    } finally {
+      nowhere.close();
+    }
   });
 
   it("NOT_FOUND for an unknown voice", async () => {
