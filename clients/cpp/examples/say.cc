@@ -89,6 +89,10 @@ int main(int argc, char** argv) {
       file.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
     }
     auto size = static_cast<uint32_t>(file.tellp());
+    if (size < 44) {
+      std::cerr << "say: the server sent no WAV header\n";
+      return 1;
+    }
     WriteLittleEndian32(file, 4, size - 8);    // RIFF chunk size
     WriteLittleEndian32(file, 40, size - 44);  // data chunk size
     file.close();
@@ -97,8 +101,9 @@ int main(int argc, char** argv) {
       return 1;
     }
     const cantata::AudioInfo& info = stream.info();
-    std::cerr << output << ": " << stream.stats()->audio_seconds << " s at " << info.sample_rate_hz
-              << " Hz, request " << stream.request_id() << "\n";
+    double seconds = stream.stats() ? stream.stats()->audio_seconds : 0.0;
+    std::cerr << output << ": " << seconds << " s at " << info.sample_rate_hz << " Hz, request "
+              << stream.request_id() << "\n";
   } catch (const cantata::Error& error) {
     std::cerr << "say: " << error.what();
     if (!error.request_id().empty()) std::cerr << " (request " << error.request_id() << ")";
