@@ -35,7 +35,7 @@ def say() -> Path:
     return SAY
 
 
-def test_typescript_suite_passes(servers: dict[str, str], say: Path) -> None:
+def test_typescript_suite_passes(say: Path, servers: dict[str, str]) -> None:
     run = subprocess.run(
         ["bash", str(ROOT / "clients/typescript/test.sh")],
         cwd=ROOT,
@@ -52,7 +52,7 @@ def test_typescript_suite_passes(servers: dict[str, str], say: Path) -> None:
 
 
 def test_say_writes_a_wav_a_listener_understands(
-    servers: dict[str, str], say: Path, tmp_path: Path
+    say: Path, servers: dict[str, str], tmp_path: Path
 ) -> None:
     out = tmp_path / "say.wav"
     subprocess.run(
