@@ -174,7 +174,7 @@ export class Client {
     );
   }
 
-  /** Ends the connection (calls in flight fail with CANCELLED). */
+  /** Ends the connection; calls still in flight fail. */
   close(): void {
     this.sessions.abort();
   }
