@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the Go client and its example: build/clients/say-go. Installs Debian's Go toolchain and
-# gRPC packages if missing (as root), generates clients/go/ttsv1 from protos/, then compiles.
+# Builds the Go client and its examples: build/clients/say-go and build/clients/bench-go.
+# Installs Debian's Go toolchain and gRPC packages if missing (as root), generates
+# clients/go/ttsv1 from protos/, then compiles.
 set -euo pipefail
 source "$(dirname "$0")/gopath.sh"
 cd "$ROOT"
@@ -22,5 +23,6 @@ fi
 
 protoc -I protos --go_out=clients/go --go_opt=module=$MODULE \
     --go-grpc_out=clients/go --go-grpc_opt=module=$MODULE protos/cantata/tts/v1/tts.proto
-go vet $MODULE $MODULE/cmd/say
+go vet $MODULE $MODULE/cmd/say $MODULE/cmd/bench
 go build -o build/clients/say-go $MODULE/cmd/say
+go build -o build/clients/bench-go $MODULE/cmd/bench

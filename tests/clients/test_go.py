@@ -1,6 +1,8 @@
-"""The Go client (clients/go): its own suite (go test) against real servers, and its `say`
-example's WAV as a listener hears it. `make clients` builds build/clients/say-go first."""
+"""The Go client (clients/go): its own suite (go test) against real servers, its `say`
+example's WAV as a listener hears it, and its `bench` example's timings. `make clients` builds
+build/clients/say-go and build/clients/bench-go first."""
 
+import json
 import os
 import struct
 import subprocess
@@ -16,6 +18,7 @@ from tests.speech_recognition import assemble_model, listener, word_error_rate
 
 ROOT = Path(__file__).resolve().parents[2]
 SAY = ROOT / "build/clients/say-go"
+BENCH = ROOT / "build/clients/bench-go"
 TEXT = "The quick brown fox jumps over the lazy dog. Would you like a cup of tea?"
 HEARD = "the quick brown fox jumps over the lazy dog would you like a cup of tea"
 
@@ -68,3 +71,21 @@ def test_say_writes_a_wav_a_listener_understands(
     whisper = listener(assemble_model(tmp_path / "whisper-base"))
     heard = whisper.transcribe((pcm.astype(np.float32) / 32768.0).astype(np.float32))
     assert word_error_rate([HEARD], [heard]) <= 0.1, heard
+
+
+def test_bench_prints_one_timing_line_per_request(servers: dict[str, str]) -> None:
+    if not BENCH.exists():
+        pytest.fail(f"{BENCH.relative_to(ROOT)} is missing: run `make clients` first")
+    run = subprocess.run(
+        [str(BENCH), "--server", servers["CANTATA_TARGET"], "--requests", "3", "Hello there."],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 3, run.stdout
+    for line in lines:
+        timing = json.loads(line)
+        assert set(timing) == {"first_audio_seconds", "total_seconds"}, line
+        assert 0 < timing["first_audio_seconds"] <= timing["total_seconds"] < 30, line
