@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the C++ client, its tests and the say example into build/clients/cpp, and links
-# build/clients/say-cpp to the example. Installs Debian's gRPC toolchain first if it is missing
-# (as root); a second run is offline and only rebuilds what changed. Quiet unless it fails.
+# Builds the C++ client, its tests and the say and bench examples into build/clients/cpp, and
+# links build/clients/say-cpp and build/clients/bench-cpp to them. Installs Debian's gRPC
+# toolchain first if it is missing (as root); a second run is offline and only rebuilds what
+# changed. Quiet unless it fails.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -37,3 +38,4 @@ if ! {
   exit 1
 fi
 ln -sfn cpp/say "$root/build/clients/say-cpp"
+ln -sfn cpp/bench "$root/build/clients/bench-cpp"

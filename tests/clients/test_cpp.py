@@ -1,6 +1,7 @@
 """The C++ client (clients/cpp): its CTest suite against real servers, and the WAV its `say`
 example streams, as a listener hears it. `make clients` builds build/clients/say-cpp first."""
 
+import json
 import os
 import re
 import struct
@@ -17,6 +18,7 @@ from tests.speech_recognition import assemble_model, listener, word_error_rate
 
 ROOT = Path(__file__).resolve().parents[2]
 SAY = ROOT / "build/clients/say-cpp"
+BENCH = ROOT / "build/clients/bench-cpp"
 SUITE = ROOT / "clients/cpp/tests/client_test.cc"
 TEXT = "Doctor Alice Johnson flew to London on Monday. Would you like a cup of tea?"
 HEARD = "doctor alice johnson flew to london on monday would you like a cup of tea"
@@ -81,3 +83,20 @@ def test_say_streams_a_wav_a_listener_understands(
     whisper = listener(assemble_model(tmp_path / "whisper-base"))
     heard = whisper.transcribe((pcm.astype(np.float32) / 32768.0).astype(np.float32))
     assert word_error_rate([HEARD], [heard]) <= 0.1, heard
+
+
+def test_bench_times_each_streamed_request(servers: dict[str, str], say: Path) -> None:
+    assert BENCH.exists(), f"{BENCH.relative_to(ROOT)} is missing: run `make clients` first"
+    run = subprocess.run(
+        [str(BENCH), "--server", servers["CANTATA_TARGET"], "--requests", "3", "Hello there."],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 3, run.stdout
+    for line in lines:
+        timing = json.loads(line)
+        assert set(timing) == {"first_audio_seconds", "total_seconds"}, line
+        assert 0 < timing["first_audio_seconds"] <= timing["total_seconds"] < 30, line
