@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the TypeScript client from the repository root: Node.js (apt, if missing), the locked
 # npm dependencies, code generated from protos/ by buf with the local protoc-gen-es, tsc to dist/,
-# and build/clients/say-typescript. A second run is offline and takes about a second.
+# and the examples as build/clients/say-typescript and build/clients/bench-typescript. A second
+# run is offline and takes about a second.
 set -euo pipefail
 
 root=$(pwd)
@@ -31,8 +32,10 @@ rm -rf dist
 node_modules/.bin/tsc -p tsconfig.json
 
 mkdir -p "$root/build/clients"
-cat >"$root/build/clients/say-typescript" <<'LAUNCHER'
+for example in say bench; do
+  cat >"$root/build/clients/$example-typescript" <<LAUNCHER
 #!/bin/sh
-exec node "$(dirname "$0")/../../clients/typescript/dist/examples/say.js" "$@"
+exec node "\$(dirname "\$0")/../../clients/typescript/dist/examples/$example.js" "\$@"
 LAUNCHER
-chmod +x "$root/build/clients/say-typescript"
+  chmod +x "$root/build/clients/$example-typescript"
+done

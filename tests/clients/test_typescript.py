@@ -1,7 +1,8 @@
 """The TypeScript client (clients/typescript): its own suite (node --test) against real servers,
-and its `say` example's WAV as a listener hears it. `make clients` builds
-build/clients/say-typescript first."""
+its `say` example's WAV as a listener hears it, and its `bench` example's timings. `make clients`
+builds build/clients/say-typescript and build/clients/bench-typescript first."""
 
+import json
 import os
 import re
 import struct
@@ -18,6 +19,7 @@ from tests.speech_recognition import assemble_model, listener, word_error_rate
 
 ROOT = Path(__file__).resolve().parents[2]
 SAY = ROOT / "build/clients/say-typescript"
+BENCH = ROOT / "build/clients/bench-typescript"
 TEXT = "Doctor Alice Johnson flew to London on Monday. Please remember to bring your umbrella."
 HEARD = "doctor alice johnson flew to london on monday please remember to bring your umbrella"
 
@@ -73,3 +75,20 @@ def test_say_writes_a_wav_a_listener_understands(
     whisper = listener(assemble_model(tmp_path / "whisper-base"))
     heard = whisper.transcribe((pcm.astype(np.float32) / 32768.0).astype(np.float32))
     assert word_error_rate([HEARD], [heard]) <= 0.1, heard
+
+
+def test_bench_prints_one_timing_line_per_request(say: Path, servers: dict[str, str]) -> None:
+    assert BENCH.exists(), f"{BENCH.relative_to(ROOT)} is missing: run `make clients` first"
+    run = subprocess.run(
+        [str(BENCH), "--server", servers["CANTATA_TARGET"], "--requests", "3", "Hello there."],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 3, run.stdout
+    for line in lines:
+        timing = json.loads(line)
+        assert set(timing) == {"first_audio_seconds", "total_seconds"}, line
+        assert 0 < timing["first_audio_seconds"] <= timing["total_seconds"] < 30, line
