@@ -9,9 +9,10 @@ import os
 import struct
 import sys
 import threading
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import grpc
 
@@ -62,25 +63,9 @@ def _say(args: argparse.Namespace) -> int:
     # output, and then without the human summary at the end.
     marks_out = sys.stderr if args.output == "-" else sys.stdout
     with _client(args) as client:
-        stream = client.stream(
-            args.text,
-            model=args.model,
-            voice=args.voice,
-            speaker=args.speaker,
-            encoding=encoding,
-            sample_rate_hz=args.rate,
-            speed=args.speed,
-            instructions=args.instructions,
-            timing=timing,
-        )
+        stream = client.stream(args.text, **_speaking_options(args, encoding, timing))
         printer = _MarkPrinter(marks_out) if args.marks else None
-        if args.output == "-":
-            _copy(stream, sys.stdout.buffer, printer)
-        else:
-            with open(args.output, "wb") as out:
-                _copy(stream, out, printer)
-                if encoding is Encoding.WAV:
-                    _write_wav_sizes(out)
+        _write_audio(args.output, encoding, lambda out: _copy(stream, out, printer))
     if caption_format is not None:
         Path(args.captions).write_text(
             caption_format(captions.cues(stream.marks, args.text)), encoding="utf-8"
@@ -102,27 +87,42 @@ def _live(args: argparse.Namespace) -> int:
     marks_out = sys.stderr if args.output == "-" else sys.stdout
     with _client(args) as client:
         live = client.live(
-            model=args.model,
-            voice=args.voice,
-            speaker=args.speaker,
-            encoding=encoding,
-            sample_rate_hz=args.rate,
-            speed=args.speed,
-            instructions=args.instructions,
-            timing=Timing.all() if args.marks else None,
             min_clause_chars=args.min_clause_chars,
             max_wait_ms=args.max_wait_ms,
+            **_speaking_options(args, encoding, Timing.all() if args.marks else None),
         )
         with live:
             threading.Thread(target=_send_input, args=(live,), daemon=True).start()
-            if args.output == "-":
-                _copy_live(live, sys.stdout.buffer, marks_out if args.marks else None)
-            else:
-                with open(args.output, "wb") as out:
-                    _copy_live(live, out, marks_out if args.marks else None)
-                    if encoding is Encoding.WAV:
-                        _write_wav_sizes(out)
+            printed = marks_out if args.marks else None
+            _write_audio(args.output, encoding, lambda out: _copy_live(live, out, printed))
     return 0
+
+
+def _speaking_options(
+    args: argparse.Namespace, encoding: Encoding, timing: Timing | None
+) -> dict[str, Any]:
+    """The request options `say` and `live` share."""
+    return {
+        "model": args.model,
+        "voice": args.voice,
+        "speaker": args.speaker,
+        "encoding": encoding,
+        "sample_rate_hz": args.rate,
+        "speed": args.speed,
+        "instructions": args.instructions,
+        "timing": timing,
+    }
+
+
+def _write_audio(output: str, encoding: Encoding, copy: Callable[[BinaryIO], None]) -> None:
+    """Audio to standard output ("-") or a file; a finished WAV file states its real sizes."""
+    if output == "-":
+        copy(sys.stdout.buffer)
+        return
+    with open(output, "wb") as out:
+        copy(out)
+        if encoding is Encoding.WAV:
+            _write_wav_sizes(out)
 
 
 def _send_input(live: LiveSession) -> None:
